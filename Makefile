@@ -1,0 +1,25 @@
+# The two commands of the Quick start: `make up` and `make test`. Both do all set-up first
+# (deploy/host/setup.sh: Docker engine, Python environment, proxy, teaching image), idempotently.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTEST_ARGS ?=
+
+.PHONY: up test setup setup-test lint format bench
+
+up: setup
+	$(VENV)/bin/launcher up $(if $(CONFIG),--config $(CONFIG))
+
+test: setup-test
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup:
+	bash deploy/host/setup.sh
+
+setup-test:
+	bash deploy/host/setup.sh --test
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers on this host: install Debian's engine if none is
+# installed, start dockerd if none answers, and wait until `docker info` works.
+# Idempotent: on a host whose engine already answers it does nothing.
+set -euo pipefail
+
+LOG=${LAUNCHER_DOCKERD_LOG:-/var/log/launcher-dockerd.log}
+WAIT_S=${LAUNCHER_DOCKERD_WAIT_S:-90}
+
+if docker info >/dev/null 2>&1; then
+    exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+    echo "No Docker engine answers and this script is not running as root." >&2
+    echo "Start Docker (or run as root so that it can be installed and started), then try again." >&2
+    exit 1
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+    echo "==> Installing Debian's Docker engine (docker.io)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+    echo "==> Starting dockerd (log: $LOG)"
+    # The hook directory is first on dockerd's PATH, so that a nvidia-container-runtime-hook
+    # placed there (the real one on GPU hosts, a test double elsewhere) is found by the engine.
+    HOOK_DIR=${LAUNCHER_HOOK_DIR:-/usr/local/lib/launcher/hooks}
+    mkdir -p "$HOOK_DIR"
+    PATH="$HOOK_DIR:$PATH" nohup dockerd >"$LOG" 2>&1 </dev/null &
+fi
+
+for _ in $(seq 1 "$WAIT_S"); do
+    if docker info >/dev/null 2>&1; then
+        echo "==> Docker engine is up ($(docker version --format '{{.Server.Version}}'))"
+        exit 0
+    fi
+    sleep 1
+done
+echo "dockerd did not answer within ${WAIT_S}s; its log ($LOG) ends with:" >&2
+tail -n 20 "$LOG" >&2 || true
+exit 1

@@ -1,0 +1,107 @@
+"""The ``launcher`` command: ``launcher up`` and ``launcher check``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from . import dockerhost
+from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
+
+HUB_CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(path: str | None) -> Site:
+    try:
+        return load_site(path)
+    except SiteFileError as exc:
+        print(f"The site file {exc.path} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _proxy_path() -> str:
+    """PATH with the repository's node_modules/.bin (configurable-http-proxy) in front."""
+    local_bin = REPO_ROOT / "node_modules" / ".bin"
+    path = os.environ.get("PATH", "")
+    return f"{local_bin}{os.pathsep}{path}" if local_bin.is_dir() else path
+
+
+def check(site: Site) -> list[str]:
+    """Check the host against the site file; return one sentence per problem (empty: all good)."""
+    problems: list[str] = []
+    say = lambda msg: print(f"ok: {msg}")  # noqa: E731
+    say(f"site file is valid: {len(site.courses)} course(s)")
+    try:
+        cli = dockerhost.client(timeout=10)
+    except dockerhost.DockerUnavailable as exc:
+        problems.append(str(exc))
+    else:
+        say(f"Docker engine {cli.version().get('Version', '?')} answers")
+        for course_id, course in site.courses.items():
+            if dockerhost.image_present(cli, course.image):
+                say(f"course {course_id}: image {course.image} is present")
+            else:
+                tag = course.image.rsplit(":", 1)[1]
+                problems.append(
+                    f"course {course_id}: image {course.image} is not on this host; "
+                    f"build it with `bash images/build.sh {tag}` (or `make up`)."
+                )
+    if shutil.which("configurable-http-proxy", path=_proxy_path()):
+        say("configurable-http-proxy is installed")
+    else:
+        problems.append(
+            "configurable-http-proxy is not installed; run `npm ci` in the repository "
+            "(or `make up`), or `npm install -g configurable-http-proxy`."
+        )
+    with socket.socket() as sock:
+        if sock.connect_ex((site.hub.ip, site.hub.port)) == 0:
+            print(f"note: {site.hub.url} already answers (is the hub already running?)")
+    return problems
+
+
+def cmd_check(args) -> int:
+    site = _load(args.config)
+    problems = check(site)
+    for problem in problems:
+        print(f"problem: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) found.")
+        return 1
+    print("All checks passed.")
+    return 0
+
+
+def cmd_up(args) -> int:
+    config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
+    site = _load(str(config))
+    problems = check(site)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    env = {**os.environ, "LAUNCHER_CONFIG": str(config), "PATH": _proxy_path()}
+    print(f"Starting the hub at {site.hub.url} (Ctrl-C stops it; workspaces are kept)", flush=True)
+    argv = [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG), *args.hub_args]
+    os.execve(sys.executable, argv, env)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="launcher", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the hub in the foreground")
+    up.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    up.add_argument("hub_args", nargs=argparse.REMAINDER, help="extra JupyterHub arguments")
+    chk = sub.add_parser("check", help="validate the site file and the host")
+    chk.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    args = parser.parse_args(argv)
+    return {"up": cmd_up, "check": cmd_check}[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Pure builders for a student container: environment, host config, mounts.
+
+No Docker calls here; the spawner passes the results to docker-py.
+"""
+
+from __future__ import annotations
+
+from .settings import Resources
+
+#: the teaching images' non-root user (images/Dockerfile)
+CONTAINER_USER = "1000:100"
+HOME = "/home/jovyan"
+
+
+def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) -> dict[str, str]:
+    """Environment for the container, GPU visibility included.
+
+    With no GPU assigned, ``NVIDIA_VISIBLE_DEVICES=void`` makes the NVIDIA runtime expose no
+    device even if the image says ``ENV NVIDIA_VISIBLE_DEVICES=all`` (container env wins over
+    image env).
+    """
+    visible = ",".join(gpu_ids) if gpu_ids else "void"
+    return {
+        "LAUNCHER_COURSE": course_id,
+        "LAUNCHER_IMAGE": image,
+        "NVIDIA_VISIBLE_DEVICES": visible,
+        "HOME": HOME,
+    }
+
+
+def host_config(resources: Resources) -> dict:
+    """Least privilege: no capabilities, no privilege escalation, bounded pids."""
+    return {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "pids_limit": resources.pids_limit,
+        "privileged": False,
+    }
+
+
+def create_kwargs() -> dict:
+    """Keyword arguments merged into docker-py's create_container: always the non-root user."""
+    return {"user": CONTAINER_USER, "working_dir": HOME}
+
+
+def workspace_mount(volume: str) -> dict[str, dict[str, str]]:
+    """DockerSpawner ``volumes`` entry: the named volume is the whole home directory."""
+    return {volume: {"bind": HOME, "mode": "rw"}}

@@ -1,0 +1,49 @@
+"""The Docker engine as the hub sees it: the client, the students' network, image presence."""
+
+from __future__ import annotations
+
+import docker
+import docker.errors
+
+
+class DockerUnavailable(RuntimeError):
+    """No Docker engine answers."""
+
+
+def client(timeout: int = 60) -> docker.DockerClient:
+    """A client for the local engine (``$DOCKER_HOST`` or the default socket)."""
+    try:
+        cli = docker.from_env(timeout=timeout)
+        cli.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailable(
+            "No Docker engine answers on this host "
+            f"({exc.__class__.__name__}). Start Docker (`make up` installs and starts it), "
+            "then try again."
+        ) from None
+    return cli
+
+
+def ensure_network(cli: docker.DockerClient, name: str) -> str:
+    """Create the bridge network ``name`` if it does not exist; return its gateway IP.
+
+    The hub listens on that gateway so that student containers (and only they) reach its API.
+    """
+    try:
+        network = cli.networks.get(name)
+    except docker.errors.NotFound:
+        network = cli.networks.create(name, driver="bridge", labels={"io.launcher": "students"})
+        network.reload()
+    configs = network.attrs.get("IPAM", {}).get("Config") or []
+    for cfg in configs:
+        if cfg.get("Gateway"):
+            return cfg["Gateway"]
+    raise RuntimeError(f"Docker network {name!r} has no gateway address; remove it and retry.")
+
+
+def image_present(cli: docker.DockerClient, ref: str) -> bool:
+    try:
+        cli.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True

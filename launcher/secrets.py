@@ -1,0 +1,42 @@
+"""Secrets the hub needs, generated on first start and kept in the data directory (mode 0600).
+
+Nothing secret is ever in the repository or the site file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    value: str
+    path: Path | None  # None: it came from the environment
+    created: bool  # True: generated just now
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (mode 0700) if needed and return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def env_or_file(env_var: str, path: Path, nbytes: int) -> StoredSecret:
+    """The secret from ``$env_var``; else the one stored at ``path``; else a new one stored there.
+
+    A new secret is written with mode 0600 before anything else can read it.
+    """
+    from_env = os.environ.get(env_var, "").strip()
+    if from_env:
+        return StoredSecret(from_env, None, False)
+    if path.exists():
+        return StoredSecret(path.read_text(encoding="utf-8").strip(), path, False)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    return StoredSecret(value, path, True)

@@ -1,0 +1,306 @@
+"""The site file: one YAML file that describes a deployment.
+
+``load_site(path)`` parses and validates it and returns a :class:`Site`. Every problem is
+reported as a :class:`SiteFileError` whose lines name the file, the line and the key, e.g.::
+
+    launcher.yaml:12: courses.demo.imgae: unknown key (did you mean 'image'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: the site file used when none is given: the embedded demo
+DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be used; ``problems`` holds one sentence per problem."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _username(value: str) -> str:
+    """Normalise like JupyterHub's Authenticator.normalize_username (lower case)."""
+    name = value.strip().lower()
+    if not name or "/" in name or set(name) == {"."}:
+        raise ValueError(f"{value!r} is not a valid JupyterHub username")
+    return name
+
+
+def _image_ref(value: str) -> str:
+    """A course image must be pinned to a version tag (never implicit or explicit 'latest')."""
+    last = value.rsplit("/", 1)[-1]
+    if "@" in value:
+        raise ValueError(f"{value!r}: digest pins are not supported yet; pin a version tag")
+    if ":" not in last:
+        raise ValueError(f"{value!r} has no version tag; pin one, e.g. {value}:2.13-cpu")
+    tag = last.rsplit(":", 1)[1]
+    if tag == "latest":
+        raise ValueError(f"{value!r} uses 'latest'; pin a version tag such as 2.13-cpu")
+    return value
+
+
+def _course_id(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value):
+        raise ValueError(
+            f"{value!r} is not a course id: use lower-case letters, digits and '-', "
+            "starting with a letter, at most 31 characters (e.g. dl101)"
+        )
+    return value
+
+
+Username = Annotated[str, AfterValidator(_username)]
+CourseId = Annotated[str, AfterValidator(_course_id)]
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+_BYTES = re.compile(r"^\d+(\.\d+)?[KMGT]?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(_Strict):
+    url: str = Field("http://127.0.0.1:8000", description="public URL the proxy listens on")
+    data_dir: Path | None = Field(
+        None, description="hub database, secrets, generated passwords (default: see docs)"
+    )
+    proxy_api_port: int | None = Field(
+        None, ge=1, le=65535, description="proxy REST API port on 127.0.0.1 (default: port+1)"
+    )
+    stop_servers_on_exit: bool = Field(
+        False, description="stop every student server when the hub exits (default: keep them)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000")
+        return value.rstrip("/")
+
+    @property
+    def ip(self) -> str:
+        return urlparse(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parsed = urlparse(self.url)
+        return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+class DockerSettings(_Strict):
+    network: str = Field("launcher", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+    prefix: str = Field("launcher", pattern=r"^[a-z][a-z0-9]{0,19}$")
+
+
+class AuthSettings(_Strict):
+    kind: Literal["class-password"] = "class-password"
+    password_env: str = Field("LAUNCHER_DEMO_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    admin_password_env: str = Field("LAUNCHER_DEMO_ADMIN_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+class Resources(_Strict):
+    mem_limit: str = Field("2G", description="memory limit per student container, e.g. 2G")
+    cpu_limit: float = Field(1.0, gt=0, le=256)
+    pids_limit: int = Field(1024, ge=64)
+
+    @field_validator("mem_limit")
+    @classmethod
+    def _check_mem(cls, value: str) -> str:
+        if not _BYTES.match(str(value)):
+            raise ValueError(f"{value!r} is not a size such as 512M or 2G")
+        return str(value)
+
+
+class Course(_Strict):
+    title: str = Field(min_length=1)
+    image: ImageRef
+    students: list[Username] = Field(default_factory=list)
+    instructors: list[Username] = Field(default_factory=list)
+    resources: Resources = Resources()
+
+    @property
+    def members(self) -> list[str]:
+        return list(dict.fromkeys([*self.instructors, *self.students]))
+
+
+class Site(_Strict):
+    hub: HubSettings = HubSettings()
+    docker: DockerSettings = DockerSettings()
+    auth: AuthSettings = AuthSettings()
+    admins: list[Username] = Field(default_factory=list)
+    courses: dict[CourseId, Course]
+
+    @model_validator(mode="after")
+    def _check_courses(self) -> Site:
+        if not self.courses:
+            raise ValueError("at least one course is needed under 'courses'")
+        return self
+
+    def course_of(self, username: str) -> str | None:
+        """The first course whose roster holds ``username`` (None: not enrolled)."""
+        for course_id, course in self.courses.items():
+            if username in course.members:
+                return course_id
+        return None
+
+    def data_dir(self) -> Path:
+        """Where the hub keeps its database and secrets.
+
+        ``hub.data_dir`` in the site file, else ``$LAUNCHER_DATA_DIR``, else
+        ``/var/lib/launcher`` for root and ``~/.local/share/launcher`` for others.
+        """
+        if self.hub.data_dir is not None:
+            return self.hub.data_dir
+        if os.environ.get("LAUNCHER_DATA_DIR"):
+            return Path(os.environ["LAUNCHER_DATA_DIR"])
+        if os.geteuid() == 0:
+            return Path("/var/lib/launcher")
+        return Path.home() / ".local" / "share" / "launcher"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+    """Follow a pydantic error location through the YAML node tree.
+
+    Returns the key node of the deepest mapping key found on the way, so that an unknown,
+    invalid or incomplete entry points at the line of its own key; a sequence item points at
+    the item itself.
+    """
+    node, best = root, root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node, best = value_node, key_node
+                    break
+            else:
+                return best
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return best
+            node = best = node.value[part]
+        else:
+            return best
+    return best
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names valid at ``loc`` (for 'did you mean')."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        elif isinstance(part, str) and current is not None:
+            # a dict value (courses.<id>): step into its value type
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _describe(err: dict, root: yaml.Node | None, name: str) -> str:
+    loc = tuple(
+        p
+        for p in err["loc"]
+        if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+    )
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    node = _node_at(root, loc)
+    line = (node.start_mark.line + 1) if node is not None else 1
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(Site, loc), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{name}:{line}: {key}: unknown key{hint}"
+    if kind == "missing":
+        return f"{name}:{line}: {key}: required key is missing"
+    message = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return f"{name}:{line}: {key}: {message}"
+
+
+def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = None) -> Site:
+    """Validate the text of a site file. Relative paths resolve against ``base_dir``."""
+    try:
+        root = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SiteFileError(name, [f"{name}:{line}: YAML syntax error: {exc.problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SiteFileError(name, [f"{name}:1: the site file must be a mapping of keys"])
+    try:
+        site = Site.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(err, root, name) for err in exc.errors()]
+        raise SiteFileError(name, problems) from None
+    if (
+        base_dir is not None
+        and site.hub.data_dir is not None
+        and not site.hub.data_dir.is_absolute()
+    ):
+        hub = site.hub.model_copy(update={"data_dir": (base_dir / site.hub.data_dir).resolve()})
+        site = site.model_copy(update={"hub": hub})
+    return site
+
+
+def load_site(path: Path | str | None = None) -> Site:
+    """Read and validate the site file at ``path`` (default: ``$LAUNCHER_CONFIG`` or the demo)."""
+    path = Path(path or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteFileError(path, [f"{path}: cannot read the site file ({exc.strerror})"]) from None
+    return parse_site(text, name=str(path), base_dir=path.resolve().parent)

@@ -1,0 +1,213 @@
+"""CourseSpawner: DockerSpawner that runs each student's course image with a persistent home.
+
+start() reads as the list of steps a student sees in the progress bar:
+resolve the course -> check the image -> (re)create the container -> start it -> wait for
+JupyterLab. Containers are recreated on every start (``remove=True``), so a new tag or setting
+always takes effect; the workspace is a named volume that neither stop nor the hub removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import docker.errors
+from dockerspawner import DockerSpawner
+from jupyterhub.spawner import SpawnException
+from traitlets import Bool, Dict, Integer, Unicode, default
+
+from . import container, names
+from .settings import Course
+
+STATE_VERSION = 1
+
+
+class CourseSpawner(DockerSpawner):
+    """One container per student and course, from the course's pinned catalog image."""
+
+    courses = Dict(
+        config=True,
+        help="""The course catalog: course id -> course settings (title, image, students,
+        instructors, resources), as validated from the site file.
+
+        Example::
+
+            c.CourseSpawner.courses = {
+                "demo": {"title": "Demo", "image": "launcher/pytorch:2.13-cpu",
+                         "students": ["student1"], "instructors": ["teacher"]},
+            }
+        """,
+    )
+
+    name_prefix = Unicode(
+        "launcher",
+        config=True,
+        help="""Prefix of every container and volume name this hub creates, e.g. ``launcher``
+        gives ``launcher_student1_demo`` and ``launcher_home_student1_demo``.""",
+    )
+
+    remove = Bool(
+        True,
+        config=True,
+        help="""Remove the container when the server stops (default True), so that the next
+        start always uses the course's current image and settings. The home volume is kept.""",
+    )
+
+    http_timeout = Integer(
+        120,
+        config=True,
+        help="Seconds to wait for JupyterLab to answer after the container started.",
+    )
+
+    start_timeout = Integer(
+        300,
+        config=True,
+        help="Seconds start() may take (container creation under a class-start stampede).",
+    )
+
+    # --- course resolution ---------------------------------------------------------------
+
+    def _course(self) -> tuple[str, Course]:
+        for course_id, data in self.courses.items():
+            course = Course.model_validate(data)
+            if self.user.name in course.members:
+                return course_id, course
+        raise SpawnException(
+            f"{self.user.name} is not on the roster of any course on this hub. "
+            "Ask your instructor to add you to the course roster.",
+            reason="not_enrolled",
+            status_code=403,
+        )
+
+    def _course_id_or_none(self) -> str:
+        for course_id, data in self.courses.items():
+            if self.user.name in Course.model_validate(data).members:
+                return course_id
+        return "none"
+
+    def _object_name_default(self):
+        return names.container_name(
+            self.name_prefix, self.user.name, self._course_id_or_none(), self.name
+        )
+
+    # --- user options: only catalog images ever run ---------------------------------------
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        def refuse_options(spawner, user_options):
+            if user_options:
+                keys = ", ".join(sorted(map(str, user_options)))
+                raise SpawnException(
+                    f"This hub runs only your course's image; the option(s) {keys} "
+                    "cannot be set when starting a server.",
+                    reason="user_options",
+                    status_code=400,
+                )
+
+        return refuse_options
+
+    async def check_allowed(self, image):
+        raise SpawnException(
+            f"Image {image!r} is not this course's image; only catalog images run here.",
+            reason="image",
+            status_code=400,
+        )
+
+    # --- progress ------------------------------------------------------------------------
+
+    def _emit(self, progress: int, message: str) -> None:
+        self._events.append({"progress": progress, "message": message})
+        self._events_changed.set()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._events: list[dict] = []
+        self._events_changed = asyncio.Event()
+
+    async def progress(self):
+        """Yield the steps of the current start as they happen (no polling)."""
+        events, sent = self._events, 0
+        while True:
+            if self._events is not events:  # a new start began: follow it from its first step
+                events, sent = self._events, 0
+            while sent < len(events):
+                yield events[sent]
+                sent += 1
+            self._events_changed.clear()
+            if sent < len(self._events) or self._events is not events:
+                continue
+            await self._events_changed.wait()
+
+    # --- start ---------------------------------------------------------------------------
+
+    async def start(self):
+        self._events = []
+        course_id, course = self._course()
+        self._emit(5, f"Preparing your {course.title} environment")
+        self._apply_course(course_id, course)
+        ip_port = await super().start()
+        self._emit(90, "Container is running; waiting for JupyterLab to answer")
+        return ip_port
+
+    def _apply_course(self, course_id: str, course: Course) -> None:
+        self.course_id = course_id
+        self.image = course.image
+        volume = names.workspace_volume(self.name_prefix, self.user.name, course_id)
+        self.volumes = container.workspace_mount(volume)
+        self.mem_limit = course.resources.mem_limit
+        self.cpu_limit = course.resources.cpu_limit
+        self.extra_host_config = {
+            **self.extra_host_config,
+            **container.host_config(course.resources),
+        }
+        self.extra_create_kwargs = {**self.extra_create_kwargs, **container.create_kwargs()}
+
+    async def pull_image(self, image):
+        """The image must be on this host; pulling with progress is the images module's job."""
+        self._emit(15, f"Checking the course image {image}")
+        try:
+            await self.docker("inspect_image", image)
+        except docker.errors.ImageNotFound:
+            raise SpawnException(
+                f"The course image {image} is not installed on this server yet. "
+                "Please tell your instructor or the admin (they can build it with "
+                "`launcher images build` or `make up`).",
+                reason="image_missing",
+                status_code=503,
+            ) from None
+
+    async def remove_object(self):
+        self._emit(25, "Removing your previous container (your files are kept)")
+        await super().remove_object()
+
+    async def create_object(self):
+        self._emit(35, "Creating your container with your workspace")
+        return await super().create_object()
+
+    async def start_object(self):
+        self._emit(60, "Starting your container")
+        await super().start_object()
+
+    def get_env(self):
+        env = super().get_env()
+        course_id = getattr(self, "course_id", None) or self._course_id_or_none()
+        env.update(container.container_env(course_id, self.image))
+        return env
+
+    # --- state ---------------------------------------------------------------------------
+
+    course_id = Unicode("", help="The course this server runs for (set at start).")
+
+    def get_state(self):
+        state = super().get_state()
+        if self.object_id:
+            state["launcher_version"] = STATE_VERSION
+            state["course_id"] = self.course_id
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.course_id = state.get("course_id", "") or ""
+
+    def clear_state(self):
+        super().clear_state()
+        self.course_id = ""

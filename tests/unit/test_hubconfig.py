@@ -1,0 +1,60 @@
+"""configure(c) against a bare traitlets Config, and the pure container builders."""
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+from launcher import container
+from launcher.hubconfig import HostFacts, configure
+from launcher.settings import DEMO_SITE_FILE, Resources, load_site
+
+FACTS = HostFacts("172.30.0.1", Path("/srv/launcher"), "class-password", "a" * 32)
+
+
+def configured() -> Config:
+    c = Config()
+    configure(c, load_site(DEMO_SITE_FILE), FACTS)
+    return c
+
+
+def test_hub_listens_where_the_site_file_says_and_containers_reach_its_api():
+    c = configured()
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000/"
+    assert c.JupyterHub.hub_ip == c.JupyterHub.hub_connect_ip == "172.30.0.1"
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8001"
+    assert c.JupyterHub.db_url == "sqlite:////srv/launcher/jupyterhub.sqlite"
+    assert c.JupyterHub.cookie_secret_file == "/srv/launcher/jupyterhub_cookie_secret"
+
+
+def test_roster_users_log_in_with_the_class_password_and_admins_with_theirs():
+    c = configured()
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.Authenticator.allowed_users == {"student1", "student2", "student3", "teacher"}
+    assert c.Authenticator.admin_users == {"admin"}
+    assert c.SharedPasswordAuthenticator.user_password == "class-password"
+    assert c.SharedPasswordAuthenticator.admin_password == "a" * 32
+
+
+def test_course_spawner_gets_the_catalog():
+    c = configured()
+    assert c.JupyterHub.spawner_class == "launcher.spawner.CourseSpawner"
+    assert c.CourseSpawner.courses["demo"]["image"] == "launcher/pytorch:2.13-cpu"
+    assert c.CourseSpawner.use_internal_ip is True
+    assert c.CourseSpawner.network_name == "launcher"
+    # servers keep running across a hub restart unless the site file asks otherwise
+    assert c.JupyterHub.cleanup_servers is False
+
+
+def test_no_gpu_means_void_not_all():
+    env = container.container_env("demo", "img:1")
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert container.container_env("demo", "img:1", ["1", "3"])["NVIDIA_VISIBLE_DEVICES"] == "1,3"
+
+
+def test_containers_are_unprivileged_and_non_root():
+    hc = container.host_config(Resources(pids_limit=256))
+    assert hc["cap_drop"] == ["ALL"] and hc["privileged"] is False
+    assert "no-new-privileges:true" in hc["security_opt"]
+    assert hc["pids_limit"] == 256
+    assert container.create_kwargs()["user"] == "1000:100"
+    assert container.workspace_mount("v") == {"v": {"bind": "/home/jovyan", "mode": "rw"}}
