@@ -1,0 +1,62 @@
+"""A student in a real browser: log in, watch the spawn, run torch in a notebook cell."""
+
+import re
+
+import pytest
+
+from tests.integration.hub import ARTIFACTS, USER_PASSWORD, expected_torch_version
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-last-page.png"))
+            context.close()
+            browser.close()
+
+
+def test_student_runs_torch_in_a_notebook(hub, page):
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", "student1")
+    page.fill("input[name=password]", USER_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+
+    # JupyterLab loads once the spawn finished (the pending page follows the progress stream)
+    page.wait_for_url(re.compile(r"/user/student1/lab"), timeout=240_000)
+    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click(timeout=120_000)
+    cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    cell.wait_for(timeout=60_000)
+    # the status bar says when the new kernel is connected and idle
+    page.locator(".jp-StatusBar-Widget").filter(has_text=re.compile(r"\|\s*Idle")).first.wait_for(
+        timeout=120_000
+    )
+    cell.click()
+    page.keyboard.type("import torch; print(torch.__version__)")
+    page.keyboard.press("Shift+Enter")
+
+    version = expected_torch_version()
+    output = page.locator(".jp-OutputArea-output").filter(has_text=version).first
+    output.wait_for(timeout=120_000)
+    assert output.inner_text().strip().startswith(version)
+    page.screenshot(path=str(ARTIFACTS / "browser-torch-version.png"))

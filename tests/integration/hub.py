@@ -1,0 +1,282 @@
+"""A real hub for tests: `launcher up` as a subprocess, its proxy, the real Docker engine.
+
+``running_hub(...)`` writes a site file with a unique container prefix and Docker network,
+starts the hub on free ports, waits for it, and on exit stops it (by PID), dumps its log, and
+removes exactly the containers, volumes and network it created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import docker
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+IMAGE_TAG = "2.13-cpu"
+IMAGE = f"launcher/pytorch:{IMAGE_TAG}"
+USER_PASSWORD = "class-" + secrets.token_hex(6)
+ADMIN_PASSWORD = "admin-" + secrets.token_hex(16)
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
+    """Poll ``condition`` until it returns a truthy value; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port_pair() -> int:
+    """A port P such that P and P+1 (the proxy API) are free on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65000:
+            with socket.socket() as s2:
+                try:
+                    s2.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free pair of ports on 127.0.0.1")
+
+
+def expected_torch_version(tag: str = IMAGE_TAG) -> str:
+    matrix = yaml.safe_load((ROOT / "images" / "matrix.yaml").read_text())
+    entries = matrix["images"]
+    return str(entries[tag]["torch"])
+
+
+@dataclass
+class Hub:
+    url: str
+    prefix: str
+    network: str
+    site_file: Path
+    data_dir: Path
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    docker: docker.DockerClient = field(default_factory=docker.from_env)
+
+    def session(self, username: str, password: str | None = None) -> HubSession:
+        s = HubSession(self)
+        s.login(username, password or (ADMIN_PASSWORD if username == "admin" else USER_PASSWORD))
+        return s
+
+    def containers(self):
+        return [
+            c for c in self.docker.containers.list(all=True) if c.name.startswith(self.prefix + "_")
+        ]
+
+    def volumes(self):
+        return [v for v in self.docker.volumes.list() if v.name.startswith(self.prefix + "_")]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class HubSession(requests.Session):
+    """A browser-like client: cookies, the login form with its XSRF token, redirects."""
+
+    def __init__(self, hub: Hub):
+        super().__init__()
+        self.hub = hub
+        self.username = ""
+
+    def xsrf(self, path: str = "/hub/") -> str:
+        for cookie in self.cookies:
+            if cookie.name == "_xsrf" and cookie.path == path:
+                return cookie.value
+        raise AssertionError(
+            f"no _xsrf cookie for {path}: {[(c.name, c.path) for c in self.cookies]}"
+        )
+
+    def login(self, username: str, password: str) -> requests.Response:
+        page = self.get(f"{self.hub.url}/hub/login")
+        page.raise_for_status()
+        form_xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        assert form_xsrf, "login form has no _xsrf field"
+        resp = self.post(
+            f"{self.hub.url}/hub/login",
+            data={"username": username, "password": password, "_xsrf": form_xsrf.group(1)},
+            allow_redirects=False,
+        )
+        assert resp.status_code == 302, f"login as {username} failed: {resp.status_code}"
+        self.username = username
+        return resp
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"X-XSRFToken": self.xsrf("/hub/"), **kwargs.pop("headers", {})}
+        return self.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, **kwargs)
+
+    def user_model(self, username: str | None = None) -> dict:
+        resp = self.api("GET", f"/users/{username or self.username}")
+        resp.raise_for_status()
+        return resp.json()
+
+    def progress_events(self, username: str | None = None, timeout: float = 240) -> list[dict]:
+        """Read the spawn progress event stream until it says ready or failed."""
+        events = []
+        url = f"/users/{username or self.username}/server/progress"
+        with self.api("GET", url, stream=True, timeout=timeout) as resp:
+            resp.raise_for_status()
+            for line in resp.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    events.append(event)
+                    if event.get("ready") or event.get("failed"):
+                        break
+        return events
+
+    def start_server(self, username: str | None = None, **options) -> list[dict]:
+        """Ask for a server the way the browser does and return the progress events seen.
+
+        The POST blocks while the spawn is fast (JupyterHub's slow_spawn_timeout), so it runs in
+        a thread while this one follows the progress stream, as the pending page does.
+        """
+        name = username or self.username
+        post = partial(
+            requests.post,
+            f"{self.hub.url}/hub/api/users/{name}/server",
+            json=options or None,
+            cookies=self.cookies.copy(),
+            headers={"X-XSRFToken": self.xsrf("/hub/")},
+            timeout=300,
+        )
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(post)
+            wait_for(
+                lambda: (
+                    future.done() or self.user_model(name)["servers"].get("", {}).get("pending")
+                ),
+                60,
+                f"{name}'s spawn to begin",
+                interval=0.05,
+            )
+            events = [] if future.done() else self.progress_events(name)
+            resp = future.result()
+        assert resp.status_code in (201, 202), f"start {name}: {resp.status_code} {resp.text}"
+        if not events or not events[-1].get("ready"):
+            events = self.progress_events(name)
+        assert events and events[-1].get("ready"), f"{name} did not become ready: {events}"
+        return events
+
+    def stop_server(self, username: str | None = None) -> None:
+        name = username or self.username
+        resp = self.api("DELETE", f"/users/{name}/server")
+        assert resp.status_code in (202, 204), f"stop {name}: {resp.status_code} {resp.text}"
+        wait_for(lambda: not self.user_model(name)["servers"], 120, f"{name}'s server to stop")
+
+
+def write_site(path: Path, prefix: str, port: int, extra_students: list[str]) -> None:
+    site = {
+        "hub": {"url": f"http://127.0.0.1:{port}", "data_dir": str(path.parent / "data")},
+        "docker": {"network": f"{prefix}-net", "prefix": prefix},
+        "admins": ["admin"],
+        "courses": {
+            "demo": {
+                "title": "Integration test course",
+                "image": IMAGE,
+                "instructors": ["teacher"],
+                "students": ["student1", "student2", "student3", *extra_students],
+                "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
+            },
+            "ghost": {
+                "title": "A course whose image was never built",
+                "image": "launcher/pytorch:0.0-never-built",
+                "students": ["ghoststudent"],
+            },
+        },
+    }
+    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def running_hub(tmp_path: Path, name: str, extra_students: list[str] = ()):
+    client = docker.from_env()
+    client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
+    prefix = "lt" + secrets.token_hex(3)
+    port = free_port_pair()
+    site_file = tmp_path / "launcher.yaml"
+    write_site(site_file, prefix, port, list(extra_students))
+    ARTIFACTS.mkdir(exist_ok=True)
+    hub = Hub(
+        url=f"http://127.0.0.1:{port}",
+        prefix=prefix,
+        network=f"{prefix}-net",
+        site_file=site_file,
+        data_dir=tmp_path / "data",
+        log_path=ARTIFACTS / f"hub-{name}.log",
+        docker=client,
+    )
+    try:
+        start_hub(hub)
+        yield hub
+    finally:
+        stop_hub(hub)
+        for c in hub.containers():
+            ARTIFACTS.joinpath(f"container-{name}-{c.name}.log").write_bytes(c.logs()[-20000:])
+            c.remove(force=True)
+        for v in hub.volumes():
+            v.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.networks.get(hub.network).remove()
+
+
+def start_hub(hub: Hub) -> None:
+    env = {
+        **os.environ,
+        "LAUNCHER_DEMO_PASSWORD": USER_PASSWORD,
+        "LAUNCHER_DEMO_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    log = hub.log_path.open("ab")
+    hub.proc = subprocess.Popen(
+        [sys.executable, "-m", "launcher.cli", "up", "--config", str(hub.site_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=hub.site_file.parent,
+        start_new_session=True,
+    )
+
+    def answers():
+        if hub.proc.poll() is not None:
+            raise AssertionError(f"the hub exited with {hub.proc.returncode}:\n{hub.log()[-3000:]}")
+        try:
+            return requests.get(f"{hub.url}/hub/api/", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, 60, f"the hub at {hub.url}")
+
+
+def stop_hub(hub: Hub) -> None:
+    if hub.proc is None or hub.proc.poll() is not None:
+        return
+    hub.proc.send_signal(signal.SIGTERM)
+    try:
+        hub.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(hub.proc.pid, signal.SIGKILL)
+        hub.proc.wait(timeout=10)

@@ -1,0 +1,149 @@
+"""The walking skeleton end to end: real engine, real hub and proxy, the real teaching image."""
+
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import HOSTILE_USERS
+from tests.integration.hub import IMAGE, expected_torch_version, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def container_of(hub, username):
+    found = [
+        c for c in hub.containers() if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]
+    ]
+    assert len(found) <= 1, [c.name for c in found]
+    return found[0] if found else None
+
+
+def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(hub):
+    s = hub.session("student2")
+    events = s.start_server()
+    messages = " | ".join(e.get("message", "") for e in events)
+    for step in (
+        "Checking the course image " + IMAGE,
+        "Creating your container",
+        "Starting your container",
+        "waiting for JupyterLab",
+    ):
+        assert step in messages, messages
+
+    first = container_of(hub, "student2")
+    assert first is not None and first.status == "running"
+    config, host = first.attrs["Config"], first.attrs["HostConfig"]
+    assert config["Image"] == IMAGE
+    assert config["User"] == "1000:100"
+    assert host["CapDrop"] == ["ALL"] and not host["Privileged"]
+    assert host["Memory"] == 1024**3
+    assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]
+    mounts = first.attrs["Mounts"]
+    assert [(m["Type"], m["Destination"]) for m in mounts] == [("volume", "/home/jovyan")]
+    assert not any("docker.sock" in (m.get("Source") or "") for m in mounts)
+    volume = mounts[0]["Name"]
+
+    code, (out, err) = first.exec_run(
+        ["python", "-c", "import torch; print(torch.__version__)"], demux=True
+    )
+    assert code == 0, err
+    assert out.decode().strip().split("+")[0] == expected_torch_version()
+    code, out = first.exec_run(["id", "-u"])
+    assert out.decode().strip() == "1000"
+
+    # through the proxy, as the browser does: OAuth redirect dance, then the contents API
+    lab = s.get(f"{hub.url}/user/student2/lab")
+    assert lab.status_code == 200, lab.status_code
+    note = {"type": "file", "format": "text", "content": "kept across restarts\n"}
+    put = s.put(
+        f"{hub.url}/user/student2/api/contents/notes.txt",
+        json=note,
+        headers={"X-XSRFToken": s.xsrf("/user/student2/")},
+    )
+    assert put.status_code in (200, 201), put.text
+    # a dotfile in the home directory, as pip --user or a shell history would write it
+    assert first.exec_run(["sh", "-c", "echo dotfile > ~/.config-test"])[0] == 0
+
+    s.stop_server()
+    assert container_of(hub, "student2") is None, "the stopped container is removed"
+    assert volume in [v.name for v in hub.volumes()], "the workspace volume is kept"
+
+    s.start_server()
+    second = container_of(hub, "student2")
+    assert second.id != first.id, "a new container on every start"
+    assert s.get(f"{hub.url}/user/student2/lab").status_code == 200  # the browser logs in again
+    got = s.get(f"{hub.url}/user/student2/api/contents/notes.txt")
+    assert got.status_code == 200 and got.json()["content"] == note["content"]
+    # the whole home is the workspace, not only a work/ folder
+    code, out = second.exec_run(["cat", "/home/jovyan/.config-test"])
+    assert code == 0 and out == b"dotfile\n"
+    s.stop_server()
+
+
+def test_a_student_cannot_reach_another_students_server(hub):
+    owner = hub.session("student3")
+    owner.start_server()
+    other = hub.session("student1")
+    through_proxy = other.get(f"{hub.url}/user/student3/api/contents")
+    assert through_proxy.status_code == 403
+    page = other.get(f"{hub.url}/user/student3/lab")  # the OAuth dance ends in a refusal
+    assert page.status_code == 403
+    # the hub API does not even reveal that student3 exists (JupyterHub answers 404)
+    assert other.api("POST", "/users/student3/server").status_code in (403, 404)
+    assert other.api("DELETE", "/users/student3/server").status_code in (403, 404)
+    assert container_of(hub, "student3").status == "running"
+    owner.stop_server()
+
+
+def test_user_options_cannot_name_another_image(hub):
+    s = hub.session("teacher")
+    resp = s.api("POST", "/users/teacher/server", json={"image": "launcher-base:bookworm"})
+    assert 400 <= resp.status_code < 500
+    assert "only your course's image" in resp.json()["message"]
+    assert container_of(hub, "teacher") is None
+    assert s.user_model()["servers"] == {}
+
+
+def test_not_enrolled_gets_a_sentence_and_nothing_runs(hub):
+    admin = hub.session("admin")
+    assert admin.api("POST", "/users/outsider").status_code == 201
+    resp = admin.api("POST", "/users/outsider/server")
+    assert resp.status_code == 403
+    assert "not on the roster of any course" in resp.json()["message"]
+    assert container_of(hub, "outsider") is None
+
+
+def test_missing_course_image_fails_fast_with_a_sentence(hub):
+    admin = hub.session("admin")
+    resp = admin.api("POST", "/users/ghoststudent/server")
+    assert resp.status_code == 503
+    message = resp.json()["message"]
+    assert "launcher/pytorch:0.0-never-built is not installed on this server yet" in message
+    assert container_of(hub, "ghoststudent") is None
+
+
+def test_hostile_usernames_get_distinct_safe_containers_and_volumes(hub):
+    admin = hub.session("admin")
+    for name in HOSTILE_USERS:
+        resp = admin.api("POST", f"/users/{quote(name, safe='')}/server")
+        assert resp.status_code in (201, 202), (name, resp.status_code, resp.text)
+    for name in HOSTILE_USERS:
+        wait_for(
+            lambda n=name: admin.user_model(quote(n, safe=""))["servers"].get("", {}).get("ready"),
+            180,
+            f"{name!r}'s server",
+            interval=0.5,
+        )
+    containers = {name: container_of(hub, name) for name in HOSTILE_USERS}
+    assert all(c is not None for c in containers.values())
+    names = [c.name for c in containers.values()]
+    volumes = [c.attrs["Mounts"][0]["Name"] for c in containers.values()]
+    assert len(set(names)) == len(set(volumes)) == len(HOSTILE_USERS)
+    for container_name in names + volumes:
+        assert container_name.isascii() and len(container_name) < 128, container_name
+    # a file written by one hostile user is not visible to another
+    a, b = containers["a-b"], containers["a--b"]
+    assert a.exec_run(["sh", "-c", "echo mine > ~/only-a-b"])[0] == 0
+    assert b.exec_run(["test", "-e", "/home/jovyan/only-a-b"])[0] != 0
+    for name in HOSTILE_USERS:
+        admin.stop_server(quote(name, safe=""))
