@@ -59,4 +59,6 @@ def test_student_runs_torch_in_a_notebook(hub, page):
     output = page.locator(".jp-OutputArea-output").filter(has_text=version).first
     output.wait_for(timeout=120_000)
     assert output.inner_text().strip().startswith(version)
+    outputs = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+    assert "Warning" not in outputs and "Error" not in outputs, outputs
     page.screenshot(path=str(ARTIFACTS / "browser-torch-version.png"))

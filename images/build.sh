@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Build one teaching image from images/matrix.yaml and smoke-test it.
+#
+#   bash images/build.sh TAG [options]        e.g.  bash images/build.sh 2.13-cpu
+#
+# Options:
+#   --image-repo REPO     image name without tag (default: launcher/pytorch) -> REPO:TAG
+#   --base IMAGE          base image (default: the matrix entry's `base`)
+#   --apt-mirror URL      Debian mirror replacing http://deb.debian.org (e.g. http://ftp.example.edu)
+#   --pip-index-url URL   package index replacing PyPI (a campus mirror)
+#   --find-links DIR      directory of wheels pip may use; repeatable. Every *.whl in it is
+#                         put into the build context. Default: the torch-VERSION wheels (only
+#                         those) of /opt/wheels and /opt/pypi-more/files, where they exist.
+#   --extra-ca FILE       PEM bundle of extra CAs trusted in the build and in the image
+#                         (TLS-intercepting proxies). Default: $LAUNCHER_EXTRA_CA_BUNDLE, else
+#                         /etc/ssl/certs/ca-certificates.crt when it exists. --extra-ca '' : none.
+#   --push REGISTRY       also tag REGISTRY/REPO:TAG and push it
+#   --force               rebuild even if REPO:TAG exists locally
+#
+# Idempotent: an existing REPO:TAG is kept (and pushed, with --push) unless --force.
+# When the base image is neither local nor pullable (no registry), a Debian bookworm base is
+# bootstrapped with debootstrap and imported as launcher-base:bookworm (reused afterwards;
+# LAUNCHER_BOOTSTRAP_IMAGE names it otherwise).
+# jupyterhub-singleuser gets the hub's version: $LAUNCHER_JUPYTERHUB_VERSION, else the
+# jupyterhub== pin of ../pyproject.toml, else the Dockerfile default; $LAUNCHER_JUPYTERLAB_VERSION
+# overrides the JupyterLab version.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MATRIX=$HERE/matrix.yaml
+BOOTSTRAP_IMAGE=${LAUNCHER_BOOTSTRAP_IMAGE:-launcher-base:bookworm}
+START=$(date +%s)
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+# ---------------------------------------------------------------------------- arguments
+TAG=""
+IMAGE_REPO=launcher/pytorch
+BASE=""
+APT_MIRROR=""
+PIP_INDEX=""
+FIND_LINKS=()
+EXTRA_CA_SET=0
+EXTRA_CA=""
+PUSH=""
+FORCE=0
+
+need_arg() { [ $# -ge 2 ] || die "option $1 needs a value"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --image-repo) need_arg "$@"; IMAGE_REPO=$2; shift 2 ;;
+        --base) need_arg "$@"; BASE=$2; shift 2 ;;
+        --apt-mirror) need_arg "$@"; APT_MIRROR=$2; shift 2 ;;
+        --pip-index-url) need_arg "$@"; PIP_INDEX=$2; shift 2 ;;
+        --find-links) need_arg "$@"; FIND_LINKS+=("$2"); shift 2 ;;
+        --extra-ca) need_arg "$@"; EXTRA_CA=$2; EXTRA_CA_SET=1; shift 2 ;;
+        --push) need_arg "$@"; PUSH=$2; shift 2 ;;
+        --force) FORCE=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *) [ -z "$TAG" ] || die "only one TAG, got '$TAG' and '$1'"; TAG=$1; shift ;;
+    esac
+done
+[ -n "$TAG" ] || { usage >&2; exit 2; }
+
+# ---------------------------------------------------------------------------- matrix entry
+# Prints KEY=VALUE lines (torch, python, cuda, base, index_url) of the entry TAG; an absent
+# or null value prints as KEY=. PyYAML when the host's python3 has it, else awk.
+read_matrix() {
+    local tag=$1
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' >/dev/null 2>&1; then
+        python3 - "$MATRIX" "$tag" <<'PY'
+import sys, yaml
+path, tag = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    images = (yaml.safe_load(f) or {}).get("images") or {}
+entry = images.get(tag)
+if entry is None:
+    sys.exit(3)
+for key in ("torch", "python", "cuda", "base", "index_url"):
+    value = entry.get(key)
+    print(f"{key}={'' if value is None else value}")
+PY
+    else
+        awk -v tag="$tag" '
+            function unquote(s) {
+                sub(/^[ \t]+/, "", s); sub(/[ \t]+#.*$/, "", s); sub(/[ \t]+$/, "", s)
+                if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
+                if (s == "null" || s == "~") s = ""
+                return s
+            }
+            /^[ \t]*(#|$)/ { next }
+            /^images:/ { in_images = 1; next }
+            /^[^ ]/ { in_images = 0; in_entry = 0; next }
+            in_images && /^  [^ ]/ {
+                key = $0; sub(/:.*$/, "", key); key = unquote(key)
+                in_entry = (key == tag); if (in_entry) found = 1; next
+            }
+            in_entry && /^    [A-Za-z_]+:/ {
+                line = $0; sub(/^ +/, "", line)
+                k = line; sub(/:.*$/, "", k)
+                v = line; sub(/^[^:]*:/, "", v)
+                val[k] = unquote(v)
+            }
+            END {
+                if (!found) exit 3
+                n = split("torch python cuda base index_url", keys, " ")
+                for (i = 1; i <= n; i++) print keys[i] "=" val[keys[i]]
+            }' "$MATRIX"
+    fi
+}
+
+ENTRY=$(read_matrix "$TAG") || {
+    known=$(grep -E '^  "?[^ #"]+"?:' "$MATRIX" | sed -E 's/^  "?([^"]+)"?:.*/\1/' | tr '\n' ' ')
+    die "tag '$TAG' is not in $MATRIX (known: $known)"
+}
+field() { printf '%s\n' "$ENTRY" | sed -n "s/^$1=//p"; }
+TORCH_VERSION=$(field torch)
+PYTHON_VERSION=$(field python)
+CUDA_VERSION=$(field cuda)
+MATRIX_BASE=$(field base)
+TORCH_INDEX_URL=$(field index_url)
+[ -n "$TORCH_VERSION" ] || die "matrix entry $TAG has no torch version"
+BASE=${BASE:-${MATRIX_BASE:-debian:bookworm-slim}}
+IMAGE=$IMAGE_REPO:$TAG
+say "image $IMAGE: torch $TORCH_VERSION, python ${PYTHON_VERSION:-?}, cuda ${CUDA_VERSION:-none}, base $BASE"
+
+push_image() {
+    [ -n "$PUSH" ] || return 0
+    local remote=${PUSH%/}/$IMAGE
+    say "pushing $remote"
+    docker tag "$IMAGE" "$remote"
+    docker push "$remote"
+}
+
+# ---------------------------------------------------------------------------- engine, idempotence
+if ! docker info >/dev/null 2>&1; then
+    ensure=$HERE/../deploy/host/ensure-docker.sh
+    [ -f "$ensure" ] || die "no Docker engine answers (docker info failed)"
+    say "no Docker engine answers; running deploy/host/ensure-docker.sh"
+    bash "$ensure"
+fi
+
+if [ "$FORCE" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    say "$IMAGE already exists locally; nothing to build (use --force to rebuild)"
+    push_image
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------- temp dirs
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/launcher-image-build.XXXXXX")
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+CTX=$WORK/context
+mkdir -p "$CTX/wheels"
+
+# ---------------------------------------------------------------------------- base image
+bootstrap_base() {
+    if docker image inspect "$BOOTSTRAP_IMAGE" >/dev/null 2>&1; then
+        say "using the existing bootstrapped base $BOOTSTRAP_IMAGE"
+        return 0
+    fi
+    [ "$(id -u)" = 0 ] || die "bootstrapping $BOOTSTRAP_IMAGE needs root (debootstrap)"
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        say "installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+    fi
+    local rootfs=$WORK/rootfs mirror=${APT_MIRROR:-http://deb.debian.org}
+    mirror=${mirror%/}
+    say "debootstrap --variant=minbase bookworm $rootfs ${mirror}/debian"
+    debootstrap --variant=minbase bookworm "$rootfs" "${mirror}/debian" >"$WORK/debootstrap.log" 2>&1 || {
+        tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
+    # Same sources as debian:bookworm-slim; no downloaded packages or indexes in the layer.
+    printf '%s\n' \
+        "deb http://deb.debian.org/debian bookworm main" \
+        "deb http://deb.debian.org/debian bookworm-updates main" \
+        "deb http://deb.debian.org/debian-security bookworm-security main" \
+        >"$rootfs/etc/apt/sources.list"
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/*
+    say "importing $rootfs as $BOOTSTRAP_IMAGE"
+    tar --numeric-owner -C "$rootfs" -c . | docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'CMD ["bash"]' - "$BOOTSTRAP_IMAGE" >/dev/null
+    rm -rf "$rootfs"
+}
+
+if docker image inspect "$BASE" >/dev/null 2>&1; then
+    say "base image $BASE is present locally"
+elif say "pulling base image $BASE" && docker pull -q "$BASE" >"$WORK/pull.log" 2>&1; then
+    say "pulled $BASE"
+else
+    say "cannot pull $BASE ($(tail -n 1 "$WORK/pull.log")); using a debootstrap bookworm base instead"
+    bootstrap_base
+    BASE=$BOOTSTRAP_IMAGE
+fi
+
+# ---------------------------------------------------------------------------- build context
+cp "$HERE/Dockerfile" "$HERE/smoke_test.py" "$CTX/"
+
+# Hard link when on the same filesystem (instant), else copy.
+add_wheel() {
+    local whl=$1 dest
+    dest=$CTX/wheels/$(basename "$whl")
+    [ -e "$dest" ] && return 0
+    ln "$whl" "$dest" 2>/dev/null || cp "$whl" "$dest"
+    say "  wheel $(basename "$whl") ($(du -h "$whl" | cut -f1))"
+}
+shopt -s nullglob
+if [ ${#FIND_LINKS[@]} -gt 0 ]; then
+    for dir in "${FIND_LINKS[@]}"; do
+        [ -d "$dir" ] || die "--find-links $dir is not a directory"
+        say "wheels from $dir"
+        for whl in "$dir"/*.whl; do add_wheel "$whl"; done
+    done
+else
+    for dir in /opt/wheels /opt/pypi-more/files; do
+        [ -d "$dir" ] || continue
+        for whl in "$dir/torch-$TORCH_VERSION"-*.whl "$dir/torch-$TORCH_VERSION"+*.whl; do
+            say "wheels from $dir"
+            add_wheel "$whl"
+        done
+    done
+fi
+shopt -u nullglob
+[ -n "$(ls -A "$CTX/wheels")" ] || say "no local wheels: everything comes from the package index"
+
+if [ "$EXTRA_CA_SET" = 0 ]; then
+    if [ -n "${LAUNCHER_EXTRA_CA_BUNDLE:-}" ]; then
+        EXTRA_CA=$LAUNCHER_EXTRA_CA_BUNDLE
+    elif [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+        EXTRA_CA=/etc/ssl/certs/ca-certificates.crt
+    fi
+fi
+if [ -n "$EXTRA_CA" ]; then
+    [ -f "$EXTRA_CA" ] || die "extra CA bundle $EXTRA_CA does not exist"
+    cp "$EXTRA_CA" "$CTX/extra-ca.pem"
+    say "extra CA bundle: $EXTRA_CA ($(grep -c 'BEGIN CERTIFICATE' "$EXTRA_CA" || true) certificates)"
+else
+    : >"$CTX/extra-ca.pem"
+    say "extra CA bundle: none"
+fi
+
+# ---------------------------------------------------------------------------- build
+BUILD_ARGS=(
+    --build-arg "BASE_IMAGE=$BASE"
+    --build-arg "TORCH_VERSION=$TORCH_VERSION"
+    --build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL"
+    --build-arg "PIP_INDEX_URL=$PIP_INDEX"
+    --build-arg "APT_MIRROR=$APT_MIRROR"
+    --build-arg "PYTHON_VERSION=${PYTHON_VERSION:-3.11}"
+    --build-arg "IMAGE_TAG=$TAG"
+    --build-arg "IMAGE_CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+)
+# jupyterhub-singleuser must be the hub's version: LAUNCHER_JUPYTERHUB_VERSION if set, else
+# the pin in the project's pyproject.toml, else the Dockerfile's default.
+HUB_VERSION=${LAUNCHER_JUPYTERHUB_VERSION:-}
+if [ -z "$HUB_VERSION" ] && [ -f "$HERE/../pyproject.toml" ]; then
+    HUB_VERSION=$(sed -n 's/^[[:space:]]*"jupyterhub==\([^"]*\)".*/\1/p' "$HERE/../pyproject.toml" | head -n 1)
+fi
+[ -z "$HUB_VERSION" ] || BUILD_ARGS+=(--build-arg "JUPYTERHUB_VERSION=$HUB_VERSION")
+[ -z "${LAUNCHER_JUPYTERLAB_VERSION:-}" ] || BUILD_ARGS+=(--build-arg "JUPYTERLAB_VERSION=$LAUNCHER_JUPYTERLAB_VERSION")
+
+say "DOCKER_BUILDKIT=0 docker build --force-rm -t $IMAGE ${BUILD_ARGS[*]} $CTX"
+DOCKER_BUILDKIT=0 docker build --force-rm -t "$IMAGE" "${BUILD_ARGS[@]}" "$CTX"
+
+# ---------------------------------------------------------------------------- smoke test
+say "smoke test: docker run --rm --user 1000:100 $IMAGE python /usr/local/share/launcher/smoke_test.py"
+if ! docker run --rm --user 1000:100 "$IMAGE" python /usr/local/share/launcher/smoke_test.py; then
+    # Untag it (layers stay cached) so that a rerun does not take it for a finished image.
+    docker rmi --no-prune "$IMAGE" >/dev/null 2>&1 || true
+    die "smoke test failed for $IMAGE; the tag was removed"
+fi
+
+push_image
+
+SIZE=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+say "built $IMAGE: $((SIZE / 1000000)) MB, $(( $(date +%s) - START )) s"

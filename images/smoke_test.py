@@ -1,0 +1,134 @@
+"""Smoke test of a teaching image; runs inside the image.
+
+    docker run --rm --user 1000:100 IMAGE python /usr/local/share/launcher/smoke_test.py
+
+Checks that torch imports and is the version the image promises (LAUNCHER_TORCH_VERSION),
+that its CUDA build matches the image tag (-cpu: none, -cudaX.Y: X.Y), that
+jupyterhub-singleuser is the hub's version (LAUNCHER_JUPYTERHUB_VERSION), that Python is
+LAUNCHER_PYTHON_VERSION, and that the session runs as uid 1000 with a writable $HOME.
+Exits 1 with one message per failed check; prints a one-line OK summary otherwise.
+Standard library only (besides torch), so it also runs on a broken image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+STUDENT_UID = 1000
+
+
+def expected_cuda(tag: str) -> str | None:
+    """CUDA version an image tag promises: None for '...-cpu', 'X.Y' for '...-cudaX.Y'."""
+    if tag.endswith("-cpu"):
+        return None
+    m = re.search(r"-cuda(\d+(?:\.\d+)*)$", tag)
+    if m:
+        return m.group(1)
+    raise ValueError(f"image tag {tag!r} ends neither in -cpu nor in -cudaX.Y")
+
+
+def main() -> int:
+    failures: list[str] = []
+    tag = os.environ.get("LAUNCHER_IMAGE_TAG", "")
+    want_torch = os.environ.get("LAUNCHER_TORCH_VERSION", "")
+    want_hub = os.environ.get("LAUNCHER_JUPYTERHUB_VERSION", "")
+    want_python = os.environ.get("LAUNCHER_PYTHON_VERSION", "")
+    for name, value in [
+        ("LAUNCHER_IMAGE_TAG", tag),
+        ("LAUNCHER_TORCH_VERSION", want_torch),
+        ("LAUNCHER_JUPYTERHUB_VERSION", want_hub),
+    ]:
+        if not value:
+            failures.append(f"environment variable {name} is not set in the image")
+
+    # Python
+    have_python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if want_python and have_python != want_python:
+        failures.append(f"python is {have_python}, the image promises {want_python}")
+
+    # torch
+    torch_version = cuda = None
+    try:
+        import torch
+
+        torch_version = torch.__version__.split("+", 1)[0]
+        cuda = torch.version.cuda
+        if want_torch and torch_version != want_torch:
+            failures.append(
+                f"torch.__version__ is {torch.__version__}, the image promises {want_torch}"
+            )
+        # A tiny computation: the library really loads, not just its Python files.
+        if int(torch.arange(4).sum()) != 6:
+            failures.append("torch computed arange(4).sum() != 6")
+        if torch.arange(3).numpy().tolist() != [0, 1, 2]:
+            failures.append("torch cannot hand tensors to numpy")
+    except Exception as exc:  # noqa: BLE001 - any import failure is a failed image
+        failures.append(f"import torch failed: {exc!r}")
+    if torch_version is not None and tag:
+        try:
+            want_cuda = expected_cuda(tag)
+        except ValueError as exc:
+            failures.append(str(exc))
+        else:
+            if cuda != want_cuda:
+                failures.append(
+                    f"torch.version.cuda is {cuda!r}, tag {tag!r} promises {want_cuda!r}"
+                )
+
+    # jupyterhub-singleuser
+    hub_version = None
+    try:
+        proc = subprocess.run(
+            ["jupyterhub-singleuser", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        out = proc.stdout.strip().splitlines()
+        hub_version = out[-1].strip() if out else ""
+        if proc.returncode != 0:
+            failures.append(
+                f"jupyterhub-singleuser --version exited {proc.returncode}: "
+                f"{(proc.stderr or proc.stdout).strip()[-500:]}"
+            )
+        elif want_hub and hub_version != want_hub:
+            failures.append(
+                f"jupyterhub-singleuser --version says {hub_version!r}, the hub needs {want_hub!r}"
+            )
+    except (OSError, subprocess.SubprocessError) as exc:
+        failures.append(f"jupyterhub-singleuser --version failed: {exc!r}")
+
+    # user and home
+    uid = os.getuid()
+    if uid != STUDENT_UID:
+        failures.append(f"running as uid {uid}, expected {STUDENT_UID}")
+    home = os.environ.get("HOME", "")
+    if not home or not os.path.isdir(home):
+        failures.append(f"$HOME ({home!r}) is not a directory")
+    else:
+        try:
+            with tempfile.NamedTemporaryFile(dir=home, prefix=".smoke-", delete=True) as f:
+                f.write(b"ok")
+                f.flush()
+        except OSError as exc:
+            failures.append(f"$HOME ({home}) is not writable: {exc}")
+
+    if failures:
+        print(f"SMOKE TEST FAILED for image tag {tag or '?'}:", file=sys.stderr)
+        for msg in failures:
+            print(f"  - {msg}", file=sys.stderr)
+        return 1
+    print(
+        f"OK {tag}: python {have_python}, torch {torch_version} (cuda {cuda}), "
+        f"jupyterhub-singleuser {hub_version}, uid {uid}, HOME {home} writable"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
