@@ -9,12 +9,18 @@ exists) and is what ``jupyterhub_config.py`` calls.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import dockerhost
+from .gpu import inventory
+from .gpu.inventory import Unit
 from .secrets import StoredSecret, ensure_private_dir, env_or_file
 from .settings import Site, load_site
+from .store import Store, utcnow
+
+#: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
+CLI_SERVICE = "launcher-cli"
 
 HUB_API_PORT = 8081
 
@@ -27,6 +33,8 @@ class HostFacts:
     data_dir: Path
     user_password: str
     admin_password: str
+    gpu_units: list[Unit] = field(default_factory=list)
+    cli_token: str = ""
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -60,6 +68,26 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.network_name = site.docker.network
     c.CourseSpawner.use_internal_ip = True
     c.CourseSpawner.default_url = "/lab"
+    c.CourseSpawner.poll_interval = site.hub.poll_interval
+
+    # --- GPUs ---
+    c.CourseSpawner.gpu_units = [asdict(u) for u in host.gpu_units]
+    c.CourseSpawner.store_url = site.store_url()
+    c.CourseSpawner.gpu_when_full = site.gpus.when_full
+    c.CourseSpawner.gpu_queue_timeout = site.gpus.queue_timeout
+    c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
+
+    # --- the launcher command's service: may stop servers, nothing else ---
+    if host.cli_token:
+        c.JupyterHub.services = [{"name": CLI_SERVICE, "api_token": host.cli_token}]
+        c.JupyterHub.load_roles = [
+            {
+                "name": CLI_SERVICE,
+                "description": "launcher CLI: stop a GPU holder's server (launcher gpus release)",
+                "scopes": ["servers", "read:users:name"],
+                "services": [CLI_SERVICE],
+            }
+        ]
 
 
 def host_facts(site: Site) -> HostFacts:
@@ -71,8 +99,38 @@ def host_facts(site: Site) -> HostFacts:
     _check_length("admin password", site.auth.admin_password_env, admin_pw, 32)
     _announce("class password", site.auth.password_env, user_pw)
     _announce("admin password", site.auth.admin_password_env, admin_pw)
-    gateway = dockerhost.ensure_network(dockerhost.client(), site.docker.network)
-    return HostFacts(gateway, data, user_pw.value, admin_pw.value)
+    cli_token = env_or_file("LAUNCHER_CLI_TOKEN", data / "launcher-cli-token", 32)
+    client = dockerhost.client()
+    gateway = dockerhost.ensure_network(client, site.docker.network)
+    units = gpu_inventory(site)
+    freed = reconcile_gpus(Store(site.store_url()), client)
+    for a in freed:
+        say(f"GPU {a.unit_uuid} of {a.username} freed: container {a.container} no longer runs")
+    return HostFacts(gateway, data, user_pw.value, admin_pw.value, units, cli_token.value)
+
+
+class GpuConfigError(RuntimeError):
+    """The site file's GPU section does not match this host."""
+
+
+def gpu_inventory(site: Site) -> list[Unit]:
+    """The units to hand out; refuses (with sentences) GPUs or pools the host does not have."""
+    declared = [d.model_dump() for d in site.gpus.devices]
+    try:
+        units = inventory.resolve(site.gpus.source, declared, site.gpus.nvidia_smi)
+    except inventory.InventoryError as exc:
+        raise GpuConfigError(str(exc)) from None
+    pools = {cid: c.gpu.pool for cid, c in site.courses.items() if c.gpu.pool}
+    problems = inventory.check_pools(units, pools)
+    if problems:
+        raise GpuConfigError(" ".join(problems))
+    return units
+
+
+def reconcile_gpus(store: Store, client) -> list:
+    """End the allocations whose container does not run (it died while the hub was down)."""
+    running = {c.name for c in client.containers.list()}
+    return store.end_vanished(lambda a: a.container in running, utcnow())
 
 
 class PasswordTooShort(ValueError):

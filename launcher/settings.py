@@ -90,6 +90,9 @@ class HubSettings(_Strict):
     stop_servers_on_exit: bool = Field(
         False, description="stop every student server when the hub exits (default: keep them)"
     )
+    poll_interval: int = Field(
+        10, ge=1, le=300, description="seconds between checks that each server still runs"
+    )
 
     @field_validator("url")
     @classmethod
@@ -133,21 +136,76 @@ class Resources(_Strict):
         return str(value)
 
 
+class CourseGpu(_Strict):
+    per_student: int = Field(0, ge=0, le=16, description="GPUs (or MIG instances) per student")
+    mode: Literal["exclusive", "shared"] = "exclusive"
+    max_students_per_gpu: int = Field(1, ge=1, le=64, description="with mode: shared")
+    mig_profile: str = Field("", pattern=r"^(\d+g\.\d+gb(\+me)?)?$")
+    pool: list[str] = Field(default_factory=list, description="GPU indices or UUIDs")
+    max_gpus: int | None = Field(None, ge=1, description="course cap: units in use at once")
+    cpu_fallback: bool = Field(False, description="CPU-only session instead of a refusal")
+
+    @field_validator("pool", mode="before")
+    @classmethod
+    def _pool_as_strings(cls, value):
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> CourseGpu:
+        if self.mode == "shared" and self.max_students_per_gpu < 2:
+            raise ValueError("mode: shared needs max_students_per_gpu of 2 or more")
+        if self.mode == "exclusive" and self.max_students_per_gpu != 1:
+            raise ValueError("max_students_per_gpu only applies with mode: shared")
+        return self
+
+
+class CourseQuota(_Strict):
+    gpu_hours: float | None = Field(None, gt=0, description="GPU-hours per student per period")
+    period: Literal["day", "week", "month"] = "week"
+
+
 class Course(_Strict):
     title: str = Field(min_length=1)
     image: ImageRef
     students: list[Username] = Field(default_factory=list)
     instructors: list[Username] = Field(default_factory=list)
     resources: Resources = Resources()
+    gpu: CourseGpu = CourseGpu()
+    quota: CourseQuota = CourseQuota()
 
     @property
     def members(self) -> list[str]:
         return list(dict.fromkeys([*self.instructors, *self.students]))
 
 
+class GpuDevice(_Strict):
+    index: int = Field(ge=0)
+    uuid: str = Field(pattern=r"^(GPU|MIG)-[A-Za-z0-9-]+$")
+    model: str = "GPU"
+    memory_mib: int = Field(0, ge=0)
+    mig_profile: str = ""
+    gpu_uuid: str = ""
+
+
+class GpuSettings(_Strict):
+    source: Literal["auto", "nvidia-smi", "static", "none"] = Field(
+        "auto", description="auto: the declared devices, else nvidia-smi if installed, else none"
+    )
+    nvidia_smi: str = Field("nvidia-smi", description="nvidia-smi executable")
+    devices: list[GpuDevice] = Field(default_factory=list)
+    when_full: Literal["queue", "refuse"] = "queue"
+    queue_timeout: int = Field(600, ge=10, le=3600, description="seconds a spawn may queue")
+
+
+class StoreSettings(_Strict):
+    url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+
+
 class Site(_Strict):
     hub: HubSettings = HubSettings()
     docker: DockerSettings = DockerSettings()
+    gpus: GpuSettings = GpuSettings()
+    store: StoreSettings = StoreSettings()
     auth: AuthSettings = AuthSettings()
     admins: list[Username] = Field(default_factory=list)
     courses: dict[CourseId, Course]
@@ -164,6 +222,9 @@ class Site(_Strict):
             if username in course.members:
                 return course_id
         return None
+
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir() / 'launcher.sqlite'}"
 
     def data_dir(self) -> Path:
         """Where the hub keeps its database and secrets.

@@ -11,12 +11,21 @@ from __future__ import annotations
 import asyncio
 
 import docker.errors
+from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
-from traitlets import Bool, Dict, Integer, Unicode, default
+from traitlets import Bool, Dict, Enum, Integer, List, Unicode, default
 
 from . import container, names
+from .gpu.allocator import GpuPolicy
+from .gpu.broker import GpuBroker, GpuRefusal
+from .gpu.inventory import from_declared
+from .gpu.quota import Quota
 from .settings import Course
+from .store import Store
+
+#: one broker per hub process and store (all spawners share it)
+_BROKERS: dict[str, GpuBroker] = {}
 
 STATE_VERSION = 1
 
@@ -63,6 +72,36 @@ class CourseSpawner(DockerSpawner):
         config=True,
         help="Seconds start() may take (container creation under a class-start stampede).",
     )
+
+    gpu_units = List(
+        Dict(),
+        config=True,
+        help="""The GPU units this hub hands out (found by the inventory at hub start), e.g.
+        ``[{"index": 0, "uuid": "GPU-8f6...", "model": "A100", "memory_mib": 40960}]``.""",
+    )
+
+    store_url = Unicode(
+        "sqlite://",
+        config=True,
+        help="""SQLAlchemy URL of the launcher's store (GPU allocations and usage ledger), e.g.
+        ``sqlite:////var/lib/launcher/launcher.sqlite`` or ``postgresql://launcher@db/launcher``.""",
+    )
+
+    gpu_when_full = Enum(
+        ["queue", "refuse"],
+        default_value="queue",
+        config=True,
+        help="""When every GPU a course may use is busy: ``queue`` (wait in a FIFO queue whose
+        position shows in the progress bar) or ``refuse`` (fail at once with a sentence).""",
+    )
+
+    gpu_queue_timeout = Integer(
+        600,
+        config=True,
+        help="Seconds a spawn may wait in the GPU queue before it is refused, e.g. 600.",
+    )
+
+    gpu_uuids = List(Unicode(), help="The GPU units this server holds (set at start).")
 
     # --- course resolution ---------------------------------------------------------------
 
@@ -144,9 +183,78 @@ class CourseSpawner(DockerSpawner):
         course_id, course = self._course()
         self._emit(5, f"Preparing your {course.title} environment")
         self._apply_course(course_id, course)
-        ip_port = await super().start()
+        await self._assign_gpus(course_id, course)
+        try:
+            ip_port = await super().start()
+        except BaseException:
+            await self.broker.release(self.user.name, self.name, "start_failed")
+            raise
         self._emit(90, "Container is running; waiting for JupyterLab to answer")
         return ip_port
+
+    # --- GPUs ---
+
+    @property
+    def broker(self) -> GpuBroker:
+        broker = _BROKERS.get(self.store_url)
+        if broker is None:
+            courses = {cid: Course.model_validate(data) for cid, data in self.courses.items()}
+            broker = _BROKERS[self.store_url] = GpuBroker(
+                Store(self.store_url),
+                from_declared(self.gpu_units),
+                {cid: _policy(c) for cid, c in courses.items()},
+                {cid: Quota(c.quota.gpu_hours, c.quota.period) for cid, c in courses.items()},
+                when_full=self.gpu_when_full,
+                queue_timeout=self.gpu_queue_timeout,
+                contacts={
+                    cid: f"your instructor ({', '.join(c.instructors)})" if c.instructors else ""
+                    for cid, c in courses.items()
+                },
+            )
+        return broker
+
+    async def _assign_gpus(self, course_id: str, course: Course) -> None:
+        if course.gpu.per_student:
+            self._emit(10, "Assigning your GPU")
+
+        def queued(position: int, length: int) -> None:
+            self._emit(
+                10,
+                f"All GPUs for {course_id} are busy: you are number {position} of "
+                f"{length} in the queue; your server starts as soon as a GPU is free",
+            )
+
+        try:
+            grant = await self.broker.acquire(
+                self.user.name, course_id, self.name, self.object_name, on_wait=queued
+            )
+        except GpuRefusal as exc:
+            raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
+        if grant.note:
+            self._emit(12, grant.note)
+        self.gpu_uuids = grant.units
+        host_config = {k: v for k, v in self.extra_host_config.items() if k != "device_requests"}
+        if grant.units:
+            host_config["device_requests"] = [
+                DeviceRequest(driver="nvidia", device_ids=list(grant.units), capabilities=[["gpu"]])
+            ]
+            self._emit(12, f"GPU assigned: {', '.join(self._describe(u) for u in grant.units)}")
+        self.extra_host_config = host_config
+
+    def _describe(self, uuid: str) -> str:
+        for unit in self.broker.units:
+            if unit.uuid == uuid:
+                memory = f", {unit.memory_mib // 1024} GB" if unit.memory_mib else ""
+                return f"GPU {unit.index} ({unit.model}{memory})"
+        return uuid
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            freed = await self.broker.release(self.user.name, self.name, "stopped")
+            if freed:
+                self.log.info("Released %d GPU unit(s) of %s", freed, self._log_name)
 
     def _apply_course(self, course_id: str, course: Course) -> None:
         self.course_id = course_id
@@ -190,7 +298,7 @@ class CourseSpawner(DockerSpawner):
     def get_env(self):
         env = super().get_env()
         course_id = getattr(self, "course_id", None) or self._course_id_or_none()
-        env.update(container.container_env(course_id, self.image))
+        env.update(container.container_env(course_id, self.image, list(self.gpu_uuids)))
         return env
 
     # --- state ---------------------------------------------------------------------------
@@ -202,12 +310,28 @@ class CourseSpawner(DockerSpawner):
         if self.object_id:
             state["launcher_version"] = STATE_VERSION
             state["course_id"] = self.course_id
+            state["gpu_uuids"] = list(self.gpu_uuids)
         return state
 
     def load_state(self, state):
         super().load_state(state)
         self.course_id = state.get("course_id", "") or ""
+        self.gpu_uuids = list(state.get("gpu_uuids", []))
 
     def clear_state(self):
         super().clear_state()
         self.course_id = ""
+        self.gpu_uuids = []
+
+
+def _policy(course: Course) -> GpuPolicy:
+    g = course.gpu
+    return GpuPolicy(
+        per_student=g.per_student,
+        mode=g.mode,
+        max_students_per_gpu=g.max_students_per_gpu,
+        mig_profile=g.mig_profile,
+        pool=tuple(g.pool),
+        max_gpus=g.max_gpus,
+        cpu_fallback=g.cpu_fallback,
+    )

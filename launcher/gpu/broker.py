@@ -1,0 +1,241 @@
+"""The GPU broker: admits a spawn (quota, pool, course cap), hands out units, queues, releases.
+
+One broker per hub process. Every decision is taken under one asyncio lock and written to
+the store before it is returned, so a hub restart neither loses nor double-assigns a unit.
+When every eligible unit is busy the spawn waits in a FIFO queue (its position shows in the
+spawn progress) and is woken by a release, never by polling; after ``queue_timeout`` seconds
+it is refused with a sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..store import Allocation, Store, utcnow
+from .allocator import GpuPolicy, Holding, Shortage, choose
+from .inventory import Unit
+from .quota import Quota, period_bounds, quota_refusal
+
+
+class GpuRefusal(Exception):
+    """A spawn that cannot get its GPU; ``message`` is the sentence for the student."""
+
+    def __init__(self, message: str, status: int = 429, reason: str = "gpu"):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Grant:
+    units: list[str]
+    cpu_only: bool = False
+    note: str = ""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    username: str
+    course: str
+    server: str
+    container: str
+    future: asyncio.Future
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class GpuBroker:
+    def __init__(
+        self,
+        store: Store,
+        units: list[Unit],
+        policies: dict[str, GpuPolicy],
+        quotas: dict[str, Quota] | None = None,
+        *,
+        when_full: Literal["queue", "refuse"] = "queue",
+        queue_timeout: float = 600,
+        contacts: dict[str, str] | None = None,
+        clock: Callable = utcnow,
+    ):
+        self.store = store
+        self.units = units
+        self.policies = policies
+        self.quotas = quotas or {}
+        self.when_full = when_full
+        self.queue_timeout = queue_timeout
+        self.contacts = contacts or {}
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._queue: list[_Waiter] = []
+
+    # --- reading ---
+
+    def holdings(self) -> list[Holding]:
+        return [Holding(a.unit_uuid, a.username, a.course, a.server) for a in self.store.active()]
+
+    def queue(self) -> list[tuple[str, str]]:
+        return [(w.username, w.course) for w in self._queue]
+
+    def position(self, username: str, server: str = "") -> int | None:
+        for i, w in enumerate(self._queue, 1):
+            if w.username == username and w.server == server:
+                return i
+        return None
+
+    # --- acquiring ---
+
+    async def acquire(
+        self,
+        username: str,
+        course: str,
+        server: str = "",
+        container: str = "",
+        on_wait: Callable[[int, int], None] | None = None,
+    ) -> Grant:
+        """Units for one server; may wait in the queue. Raises GpuRefusal with a sentence."""
+        policy = self.policies.get(course, GpuPolicy())
+        if policy.per_student <= 0:
+            return Grant([])
+        async with self._lock:
+            mine = [
+                a
+                for a in self.store.active()
+                if a.username == username and a.server == server and a.course == course
+            ]
+            if mine:  # already holds its units (a retried or re-attached spawn)
+                return Grant([a.unit_uuid for a in mine])
+            refusal = self._quota_refusal(username, course)
+            if refusal:
+                return self._fallback_or_raise(policy, refusal, status=429, reason="quota")
+            result = choose(self.units, self.holdings(), policy, course)
+            if isinstance(result, list):
+                self.store.add(result, username, course, server, container, self.clock())
+                return Grant(result)
+            sentence = self._shortage_sentence(course, policy, result)
+            if policy.cpu_fallback or self.when_full == "refuse" or result.reason == "no_units":
+                return self._fallback_or_raise(policy, sentence, status=503, reason="gpu_busy")
+            waiter = _Waiter(
+                username, course, server, container, asyncio.get_running_loop().create_future()
+            )
+            self._queue.append(waiter)
+        return await self._wait(waiter, on_wait, sentence)
+
+    async def _wait(self, waiter: _Waiter, on_wait, sentence: str) -> Grant:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.queue_timeout
+        try:
+            while not waiter.future.done():
+                if on_wait:
+                    on_wait(self._position_of(waiter), len(self._queue))
+                waiter.moved.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    minutes = self.queue_timeout / 60
+                    raise GpuRefusal(
+                        f"No GPU became free within {minutes:.0f} minutes. {sentence}",
+                        status=503,
+                        reason="queue_timeout",
+                    )
+                moved = asyncio.ensure_future(waiter.moved.wait())
+                await asyncio.wait(
+                    [waiter.future, moved], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                moved.cancel()
+            return waiter.future.result()
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled():
+                # granted just as we gave up: hand the units back
+                await self.release(waiter.username, waiter.server, "abandoned")
+            else:
+                waiter.future.cancel()
+            raise
+        finally:
+            if waiter in self._queue:
+                self._queue.remove(waiter)
+                self._notify_moved()
+
+    def _position_of(self, waiter: _Waiter) -> int:
+        return self._queue.index(waiter) + 1 if waiter in self._queue else 0
+
+    def _notify_moved(self) -> None:
+        for w in self._queue:
+            w.moved.set()
+
+    async def _dispatch(self) -> None:
+        """Serve queued spawns in FIFO order, each that can be served now."""
+        async with self._lock:
+            for waiter in list(self._queue):
+                if waiter.future.done():
+                    continue
+                policy = self.policies.get(waiter.course, GpuPolicy())
+                result = choose(self.units, self.holdings(), policy, waiter.course)
+                if isinstance(result, list):
+                    self.store.add(
+                        result,
+                        waiter.username,
+                        waiter.course,
+                        waiter.server,
+                        waiter.container,
+                        self.clock(),
+                    )
+                    self._queue.remove(waiter)
+                    waiter.future.set_result(Grant(result))
+            self._notify_moved()
+
+    # --- releasing ---
+
+    async def release(self, username: str, server: str = "", reason: str = "stopped") -> int:
+        """End ``username``'s allocations for ``server``; wake the queue. Returns units freed."""
+        ids = [a.id for a in self.store.active() if a.username == username and a.server == server]
+        freed = self.store.end(ids, reason, self.clock())
+        if freed:
+            await self._dispatch()
+        return freed
+
+    async def reconcile(self, alive: Callable[[Allocation], bool]) -> list[Allocation]:
+        """End every allocation whose container is gone (e.g. died while the hub was down)."""
+        dead = self.store.end_vanished(alive, self.clock())
+        if dead:
+            await self._dispatch()
+        return dead
+
+    # --- sentences ---
+
+    def _quota_refusal(self, username: str, course: str) -> str | None:
+        quota = self.quotas.get(course)
+        if quota is None or quota.gpu_hours is None:
+            return None
+        now = self.clock()
+        start, end = period_bounds(quota.period, now)
+        used = self.store.gpu_hours(username, course, start, min(end, now))
+        granted = self.store.granted_hours(username, course, start)
+        return quota_refusal(quota, used, granted, now, course, self._contact(course))
+
+    def _contact(self, course: str) -> str:
+        return self.contacts.get(course) or "your instructor"
+
+    def _shortage_sentence(self, course: str, policy: GpuPolicy, shortage: Shortage) -> str:
+        contact = self._contact(course)
+        if shortage.reason == "no_units":
+            kind = f"MIG {policy.mig_profile} instances" if policy.mig_profile else "GPUs"
+            return (
+                f"This server has no {kind} that {course} may use. "
+                f"Please tell {contact}: the course's GPU settings need fixing."
+            )
+        if shortage.reason == "course_cap":
+            return (
+                f"{course} may use at most {shortage.eligible} GPUs at once and all of them "
+                f"are in use. Try again when a classmate stops their server, or ask {contact}."
+            )
+        return (
+            f"All {shortage.eligible} GPUs that {course} may use are busy. "
+            f"Try again in a few minutes, or ask {contact}."
+        )
+
+    def _fallback_or_raise(self, policy: GpuPolicy, sentence: str, status: int, reason: str):
+        if policy.cpu_fallback:
+            return Grant([], cpu_only=True, note=f"{sentence} You get a CPU-only session for now.")
+        raise GpuRefusal(sentence, status=status, reason=reason)
