@@ -1,4 +1,4 @@
-"""The ``launcher`` command: ``launcher up`` and ``launcher check``."""
+"""The ``launcher`` command: ``up``, ``check`` and ``gpus``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from . import dockerhost
+from .hubconfig import GpuConfigError, gpu_inventory
 from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
+from .store import StoreUnavailable
 
 HUB_CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,12 @@ def check(site: Site) -> list[str]:
                     f"course {course_id}: image {course.image} is not on this host; "
                     f"build it with `bash images/build.sh {tag}` (or `make up`)."
                 )
+    try:
+        units = gpu_inventory(site)
+    except GpuConfigError as exc:
+        problems.append(str(exc))
+    else:
+        say(f"GPUs: {len(units)} allocatable unit(s)")
     if shutil.which("configurable-http-proxy", path=_proxy_path()):
         say("configurable-http-proxy is installed")
     else:
@@ -99,8 +107,28 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("hub_args", nargs=argparse.REMAINDER, help="extra JupyterHub arguments")
     chk = sub.add_parser("check", help="validate the site file and the host")
     chk.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    gpus = sub.add_parser("gpus", help="the GPU map: who holds which GPU, since when, quota used")
+    gpus.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    gpus.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    gpus_sub = gpus.add_subparsers(dest="gpus_command")
+    release = gpus_sub.add_parser("release", help="stop the server holding GPU|USER")
+    release.add_argument("target", help="GPU index or UUID, or a username")
+    release.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     args = parser.parse_args(argv)
-    return {"up": cmd_up, "check": cmd_check}[args.command](args)
+    return {"up": cmd_up, "check": cmd_check, "gpus": cmd_gpus}[args.command](args)
+
+
+def cmd_gpus(args) -> int:
+    from . import gpucli
+
+    site = _load(args.config)
+    try:
+        if args.gpus_command == "release":
+            return gpucli.cmd_release(site, args.target)
+        return gpucli.cmd_gpus(site, args.json)
+    except StoreUnavailable as exc:
+        print(f"problem: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

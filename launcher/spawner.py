@@ -248,13 +248,20 @@ class CourseSpawner(DockerSpawner):
                 return f"GPU {unit.index} ({unit.model}{memory})"
         return uuid
 
-    async def stop(self, now=False):
+    async def run_post_stop_hook(self):
+        """Release the server's GPUs after every stop: asked for, or found dead by poll().
+
+        (JupyterHub does not call stop() for a server whose container already died, but it
+        always runs the post-stop hook.)
+        """
         try:
-            await super().stop(now=now)
-        finally:
             freed = await self.broker.release(self.user.name, self.name, "stopped")
             if freed:
                 self.log.info("Released %d GPU unit(s) of %s", freed, self._log_name)
+        finally:
+            result = super().run_post_stop_hook()
+            if asyncio.iscoroutine(result):
+                await result
 
     def _apply_course(self, course_id: str, course: Course) -> None:
         self.course_id = course_id

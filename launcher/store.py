@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 metadata = MetaData()
 
@@ -72,13 +73,24 @@ class Allocation:
     end_reason: str | None = None
 
 
+class StoreUnavailable(RuntimeError):
+    """The store's database cannot be opened."""
+
+
 class Store:
     """Thin, synchronous access to the tables (calls take milliseconds)."""
 
     def __init__(self, url: str, engine: Engine | None = None):
         self.url = url
         self.engine = engine or create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise StoreUnavailable(
+                f"Cannot open the launcher's store {shown} ({exc.orig}). Has the hub been "
+                "started with this site file, and are you running as the hub's user?"
+            ) from None
 
     # --- allocations ---
 

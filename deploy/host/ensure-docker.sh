@@ -4,8 +4,23 @@
 # Idempotent: on a host whose engine already answers it does nothing.
 set -euo pipefail
 
+# Usage: ensure-docker.sh [--restart]
+#   --restart: stop the dockerd this script started (by the PID it recorded) and start it again,
+#              e.g. after a nvidia-container-runtime-hook was installed. A dockerd started by
+#              anything else (systemd) is left alone.
 LOG=${LAUNCHER_DOCKERD_LOG:-/var/log/launcher-dockerd.log}
+PIDFILE=${LAUNCHER_DOCKERD_PIDFILE:-/run/launcher-dockerd.pid}
 WAIT_S=${LAUNCHER_DOCKERD_WAIT_S:-90}
+
+if [ "${1:-}" = "--restart" ] && [ -f "$PIDFILE" ]; then
+    pid=$(cat "$PIDFILE")
+    if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = dockerd ]; then
+        echo "==> Restarting the dockerd this script started (PID $pid)"
+        kill "$pid"
+        for _ in $(seq 1 60); do [ -d /proc/"$pid" ] || break; sleep 0.5; done
+    fi
+    rm -f "$PIDFILE"
+fi
 
 if docker info >/dev/null 2>&1; then
     exit 0
@@ -31,6 +46,7 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
     HOOK_DIR=${LAUNCHER_HOOK_DIR:-/usr/local/lib/launcher/hooks}
     mkdir -p "$HOOK_DIR"
     PATH="$HOOK_DIR:$PATH" nohup dockerd >"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
 fi
 
 for _ in $(seq 1 "$WAIT_S"); do

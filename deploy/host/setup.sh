@@ -36,6 +36,19 @@ command -v npm >/dev/null || apt_install nodejs npm
 command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -x /usr/bin/chromium ] || apt_install chromium; }
 
+# --- GPUs without a GPU (tests only) -----------------------------------------------------------
+# On a host without NVIDIA's hook, a test double of nvidia-container-runtime-hook goes on
+# dockerd's PATH so that the engine accepts real GPU DeviceRequests (see tests/fakes/).
+FAKE_GPU=0
+if [ $WITH_TEST = 1 ] && ! PATH="$PATH:/usr/bin:/usr/local/bin" command -v nvidia-container-runtime-hook >/dev/null; then
+    FAKE_GPU=1
+    install -D -m 0755 tests/fakes/nvidia-container-runtime-hook \
+        /usr/local/lib/launcher/hooks/nvidia-container-runtime-hook
+    mkdir -p /run/launcher-fake-gpu
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["gpus"]; print("\n".join([x["uuid"] for x in g] + [str(x["index"]) for x in g] + [m["uuid"] for x in g for m in x.get("mig", [])]))' \
+        tests/fakes/gpus.json >/run/launcher-fake-gpu/devices
+fi
+
 # --- Docker engine -----------------------------------------------------------------------------
 bash deploy/host/ensure-docker.sh
 
@@ -60,4 +73,13 @@ fi
 for tag in ${LAUNCHER_IMAGE_TAGS:-2.13-cpu}; do
     bash images/build.sh "$tag"
 done
+# --- the engine must accept GPU device requests for the GPU tests ------------------------------
+if [ $FAKE_GPU = 1 ]; then
+    probe() { docker run --rm --gpus device=0 launcher/pytorch:2.13-cpu true >/dev/null 2>&1; }
+    if ! probe; then
+        bash deploy/host/ensure-docker.sh --restart
+        probe || { echo "The Docker engine does not accept GPU device requests even with the" \
+            "test hook on its PATH; was dockerd started by something else (systemd)?" >&2; exit 1; }
+    fi
+fi
 say "Set-up complete"

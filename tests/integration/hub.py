@@ -78,6 +78,17 @@ class Hub:
     log_path: Path
     proc: subprocess.Popen | None = None
     docker: docker.DockerClient = field(default_factory=docker.from_env)
+    env: dict = field(default_factory=dict)
+
+    def launcher(self, *args: str) -> subprocess.CompletedProcess:
+        """Run the `launcher` command against this hub's site file."""
+        return subprocess.run(
+            [sys.executable, "-m", "launcher.cli", *args, "--config", str(self.site_file)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            timeout=120,
+        )
 
     def session(self, username: str, password: str | None = None) -> HubSession:
         s = HubSession(self)
@@ -135,19 +146,34 @@ class HubSession(requests.Session):
         resp.raise_for_status()
         return resp.json()
 
-    def progress_events(self, username: str | None = None, timeout: float = 240) -> list[dict]:
-        """Read the spawn progress event stream until it says ready or failed."""
-        events = []
+    def iter_progress(self, username: str | None = None, timeout: float = 240):
+        """Yield the spawn progress events as they arrive, until ready or failed."""
         url = f"/users/{username or self.username}/server/progress"
         with self.api("GET", url, stream=True, timeout=timeout) as resp:
             resp.raise_for_status()
             for line in resp.iter_lines(decode_unicode=True):
                 if line and line.startswith("data:"):
                     event = json.loads(line[5:])
-                    events.append(event)
+                    yield event
                     if event.get("ready") or event.get("failed"):
-                        break
-        return events
+                        return
+
+    def progress_events(self, username: str | None = None, timeout: float = 240) -> list[dict]:
+        """Read the spawn progress event stream until it says ready or failed."""
+        return list(self.iter_progress(username, timeout))
+
+    def request_server(self, username: str):
+        """POST the start request in a thread (it blocks while the spawn is fast); a future."""
+        pool = ThreadPoolExecutor(1)
+        future = pool.submit(
+            requests.post,
+            f"{self.hub.url}/hub/api/users/{username}/server",
+            cookies=self.cookies.copy(),
+            headers={"X-XSRFToken": self.xsrf("/hub/")},
+            timeout=300,
+        )
+        pool.shutdown(wait=False)
+        return future
 
     def start_server(self, username: str | None = None, **options) -> list[dict]:
         """Ask for a server the way the browser does and return the progress events seen.
@@ -189,7 +215,18 @@ class HubSession(requests.Session):
         wait_for(lambda: not self.user_model(name)["servers"], 120, f"{name}'s server to stop")
 
 
-def write_site(path: Path, prefix: str, port: int, extra_students: list[str]) -> None:
+def deep_merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def write_site(
+    path: Path, prefix: str, port: int, extra_students: list[str], extra: dict | None = None
+) -> None:
     site = {
         "hub": {"url": f"http://127.0.0.1:{port}", "data_dir": str(path.parent / "data")},
         "docker": {"network": f"{prefix}-net", "prefix": prefix},
@@ -209,17 +246,24 @@ def write_site(path: Path, prefix: str, port: int, extra_students: list[str]) ->
             },
         },
     }
+    deep_merge(site, extra or {})
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
 
 
 @contextlib.contextmanager
-def running_hub(tmp_path: Path, name: str, extra_students: list[str] = ()):
+def running_hub(
+    tmp_path: Path,
+    name: str,
+    extra_students: list[str] = (),
+    site_extra: dict | None = None,
+    env_extra: dict | None = None,
+):
     client = docker.from_env()
     client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
     prefix = "lt" + secrets.token_hex(3)
     port = free_port_pair()
     site_file = tmp_path / "launcher.yaml"
-    write_site(site_file, prefix, port, list(extra_students))
+    write_site(site_file, prefix, port, list(extra_students), site_extra)
     ARTIFACTS.mkdir(exist_ok=True)
     hub = Hub(
         url=f"http://127.0.0.1:{port}",
@@ -229,6 +273,7 @@ def running_hub(tmp_path: Path, name: str, extra_students: list[str] = ()):
         data_dir=tmp_path / "data",
         log_path=ARTIFACTS / f"hub-{name}.log",
         docker=client,
+        env=dict(env_extra or {}),
     )
     try:
         start_hub(hub)
@@ -249,6 +294,7 @@ def start_hub(hub: Hub) -> None:
         **os.environ,
         "LAUNCHER_DEMO_PASSWORD": USER_PASSWORD,
         "LAUNCHER_DEMO_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **hub.env,
     }
     log = hub.log_path.open("ab")
     hub.proc = subprocess.Popen(

@@ -38,6 +38,7 @@ def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(h
     assert host["CapDrop"] == ["ALL"] and not host["Privileged"]
     assert host["Memory"] == 1024**3
     assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]
+    assert not host.get("DeviceRequests"), "a course without GPUs requests none"
     mounts = first.attrs["Mounts"]
     assert [(m["Type"], m["Destination"]) for m in mounts] == [("volume", "/home/jovyan")]
     assert not any("docker.sock" in (m.get("Source") or "") for m in mounts)

@@ -1,0 +1,147 @@
+"""`launcher gpus`: the GPU map, and `launcher gpus release GPU|USER`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime
+from urllib.parse import quote
+
+import requests
+
+from .gpu.inventory import Unit
+from .gpu.quota import period_bounds
+from .hubconfig import GpuConfigError, gpu_inventory
+from .settings import Site
+from .store import Allocation, Store, utcnow
+
+
+def gpu_map(site: Site, units: list[Unit], store: Store, now: datetime) -> list[dict]:
+    """One row per unit: what it is, who holds it since when, and their quota use."""
+    active = store.active()
+    rows = []
+    for unit in units:
+        holders = []
+        for a in (a for a in active if a.unit_uuid == unit.uuid):
+            quota = site.courses[a.course].quota if a.course in site.courses else None
+            used = limit = None
+            if quota is not None and quota.gpu_hours is not None:
+                start, _ = period_bounds(quota.period, now)
+                used = round(store.gpu_hours(a.username, a.course, start, now), 2)
+                limit = quota.gpu_hours + store.granted_hours(a.username, a.course, start)
+            holders.append(
+                {
+                    "user": a.username,
+                    "course": a.course,
+                    "server": a.server,
+                    "container": a.container,
+                    "since": a.started_at.isoformat(timespec="seconds") + "Z",
+                    "gpu_hours_used": used,
+                    "gpu_hours_quota": limit,
+                }
+            )
+        rows.append(
+            {
+                "index": unit.index,
+                "uuid": unit.uuid,
+                "model": unit.model + (f" MIG {unit.mig_profile}" if unit.mig_profile else ""),
+                "memory_mib": unit.memory_mib,
+                "holders": holders,
+            }
+        )
+    return rows
+
+
+def format_map(rows: list[dict]) -> str:
+    if not rows:
+        return "This host has no GPUs (gpus.source found none)."
+    lines = [f"{'GPU':<5} {'MODEL':<28} {'MEMORY':>8}  {'HOLDER':<16} {'COURSE':<10} SINCE / QUOTA"]
+    for row in rows:
+        memory = f"{row['memory_mib'] // 1024} GB" if row["memory_mib"] else "-"
+        head = f"{row['index']:<5} {row['model'][:28]:<28} {memory:>8}  "
+        if not row["holders"]:
+            lines.append(head + "free")
+        for h in row["holders"]:
+            quota = (
+                f"  {h['gpu_hours_used']:.1f}/{h['gpu_hours_quota']:g} GPU-h"
+                if h["gpu_hours_quota"] is not None
+                else ""
+            )
+            lines.append(head + f"{h['user'][:16]:<16} {h['course'][:10]:<10} {h['since']}{quota}")
+            head = " " * len(head)
+    lines.append("")
+    lines.append("UUIDs: " + ", ".join(f"{r['index']}={r['uuid']}" for r in rows))
+    return "\n".join(lines)
+
+
+def cmd_gpus(site: Site, as_json: bool) -> int:
+    try:
+        units = gpu_inventory(site)
+    except GpuConfigError as exc:
+        print(f"problem: {exc}")
+        return 1
+    rows = gpu_map(site, units, Store(site.store_url()), utcnow())
+    print(json.dumps(rows, indent=2) if as_json else format_map(rows))
+    return 0
+
+
+def _targets(store: Store, target: str, units: list[Unit]) -> list[Allocation]:
+    unit_ids = {u.uuid for u in units if u.matches(target)}
+    return [a for a in store.active() if a.unit_uuid in unit_ids or a.username == target]
+
+
+def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
+    """Stop the server(s) holding ``target`` (a GPU index/UUID or a username)."""
+    try:
+        units = gpu_inventory(site)
+    except GpuConfigError as exc:
+        print(f"problem: {exc}")
+        return 1
+    store = Store(site.store_url())
+    holders = {(a.username, a.server) for a in _targets(store, target, units)}
+    if not holders:
+        print(f"Nothing to release: no GPU held by or named {target!r}.")
+        return 0
+    token = os.environ.get("LAUNCHER_CLI_TOKEN") or _read_token(site)
+    for user, server in sorted(holders):
+        path = f"/users/{quote(user, safe='')}/" + (
+            f"servers/{quote(server)}" if server else "server"
+        )
+        try:
+            resp = requests.delete(
+                f"{site.hub.url}/hub/api{path}",
+                headers={"Authorization": f"token {token}"},
+                timeout=30,
+            )
+        except requests.ConnectionError:
+            ids = [a.id for a in store.active() if a.username == user and a.server == server]
+            store.end(ids, "released_by_admin", utcnow())
+            print(f"The hub at {site.hub.url} does not answer; freed {user}'s GPU in the store.")
+            continue
+        if resp.status_code not in (202, 204):
+            print(
+                f"problem: the hub refused to stop {user}'s server: {resp.status_code} {resp.text}"
+            )
+            return 1
+        print(f"Stopping {user}'s server to release its GPU (the hub logs the stop).")
+    deadline = time.monotonic() + wait_s
+    while _targets(store, target, units) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _targets(store, target, units)
+    if left:
+        print(f"problem: {len(left)} GPU unit(s) still held after {wait_s:.0f}s.")
+        return 1
+    print("Released.")
+    return 0
+
+
+def _read_token(site: Site) -> str:
+    path = site.data_dir() / "launcher-cli-token"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise SystemExit(
+            f"Cannot read the launcher's hub token ({path}); run this as the hub's user, "
+            "or set LAUNCHER_CLI_TOKEN."
+        ) from None

@@ -1,0 +1,192 @@
+"""GPU assignment on the real engine: explicit device IDs, the queue, release, hub restart.
+
+The host has no GPU: tests/fakes/nvidia-smi reports the inventory of tests/fakes/gpus.json to
+the hub, and the test double of nvidia-container-runtime-hook (installed on dockerd's PATH by
+`make test`) lets the engine accept the DeviceRequests; everything above those two runs as in
+production.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.hub import ROOT, running_hub, start_hub, stop_hub, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAKES = ROOT / "tests" / "fakes"
+GPUS = json.loads((FAKES / "gpus.json").read_text())["gpus"]
+WHOLE = [g["uuid"] for g in GPUS if not g.get("mig")]
+MIG = [m["uuid"] for g in GPUS for m in g.get("mig", [])]
+HOOK_RECORDS = Path("/run/launcher-fake-gpu/hook")
+POLL = 2  # hub.poll_interval of this hub, seconds
+
+GPU_SITE = {
+    "hub": {"poll_interval": POLL},
+    "gpus": {"source": "nvidia-smi", "when_full": "queue", "queue_timeout": 180},
+    "courses": {
+        "gpu101": {
+            "title": "GPU course",
+            "image": "launcher/pytorch:2.13-cpu",
+            "instructors": ["gteacher"],
+            "students": ["g1", "g2", "g3", "g4", "g5"],
+            "gpu": {"per_student": 1},
+            "quota": {"gpu_hours": 50, "period": "week"},
+        },
+        "mig101": {
+            "title": "MIG course",
+            "image": "launcher/pytorch:2.13-cpu",
+            "students": ["m1"],
+            "gpu": {"per_student": 1, "mig_profile": "1g.5gb"},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def gpu_hub(tmp_path_factory):
+    import os
+
+    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
+    with running_hub(tmp_path_factory.mktemp("gpuhub"), "gpus", [], GPU_SITE, env) as hub:
+        yield hub
+
+
+def container_of(hub, username):
+    for c in hub.containers():
+        if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]:
+            return c
+    return None
+
+
+def device_ids(container) -> list[str]:
+    requests_ = container.attrs["HostConfig"].get("DeviceRequests") or []
+    assert all(r["Driver"] == "nvidia" and r["Capabilities"] == [["gpu"]] for r in requests_)
+    assert all(not r.get("Count") for r in requests_), "never a count: explicit IDs only"
+    return [d for r in requests_ for d in r["DeviceIDs"]]
+
+
+def visible_devices(container) -> str:
+    code, out = container.exec_run(["printenv", "NVIDIA_VISIBLE_DEVICES"])
+    assert code == 0
+    return out.decode().strip()
+
+
+def holders(hub) -> dict[str, str]:
+    """user -> GPU UUID, from `launcher gpus --json`."""
+    proc = hub.launcher("gpus", "--json")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return {h["user"]: row["uuid"] for row in json.loads(proc.stdout) for h in row["holders"]}
+
+
+def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
+    hub = gpu_hub
+    admin = hub.session("admin")
+    for user in ("g1", "g2", "g3", "g4"):
+        events = admin.start_server(user)
+        assert any("GPU assigned: GPU" in e.get("message", "") for e in events), events
+
+    assigned = {}
+    for user in ("g1", "g2", "g3", "g4"):
+        c = container_of(hub, user)
+        (uuid,) = device_ids(c)
+        assert visible_devices(c) == uuid
+        record = json.loads((HOOK_RECORDS / f"{c.id}.json").read_text())
+        assert record["NVIDIA_VISIBLE_DEVICES"][-1] == uuid  # what the engine's hook saw
+        assigned[user] = uuid
+    assert sorted(assigned.values()) == sorted(WHOLE), "four distinct whole GPUs"
+    assert holders(hub) == assigned
+    table = hub.launcher("gpus")
+    assert "g1" in table.stdout and "gpu101" in table.stdout and "free" in table.stdout
+
+    # the fifth student waits in the queue and sees its position
+    post = admin.request_server("g5")
+    wait_for(
+        lambda: admin.user_model("g5")["servers"].get("", {}).get("pending") or post.done(),
+        60,
+        "g5's spawn to begin",
+        interval=0.05,
+    )
+    progress = admin.iter_progress("g5")
+    for event in progress:
+        if "in the queue" in event.get("message", ""):
+            assert "you are number 1 of 1 in the queue" in event["message"]
+            break
+    else:
+        raise AssertionError("g5 never reported a queue position")
+    assert container_of(hub, "g5") is None, "nothing runs while queued"
+    admin.stop_server("g1")
+    final = list(progress)
+    assert final[-1].get("ready"), final
+    assert post.result().status_code in (201, 202)
+    g5 = container_of(hub, "g5")
+    assert device_ids(g5) == [assigned["g1"]] and visible_devices(g5) == assigned["g1"]
+    assigned["g5"] = assigned.pop("g1")
+    assert holders(hub) == assigned
+
+    # a container killed behind the hub's back frees its GPU within a bounded time
+    container_of(hub, "g2").kill()
+    killed_at = time.monotonic()
+    wait_for(lambda: "g2" not in holders(hub), 10 * POLL + 20, "g2's GPU to be freed")
+    freed_after = time.monotonic() - killed_at
+    assert freed_after < 10 * POLL + 20
+    freed = assigned.pop("g2")
+
+    # a hub restart keeps every assignment and hands out nothing twice; a container that
+    # dies while the hub is down frees its GPU when the hub comes back
+    before = {u: container_of(hub, u).id for u in assigned}
+    stop_hub(hub)
+    assert {u: container_of(hub, u).id for u in assigned} == before, "sessions survive"
+    container_of(hub, "g4").kill()
+    wait_for(lambda: container_of(hub, "g4") is None, 30, "g4's container to vanish")
+    freed_while_down = assigned.pop("g4")
+    start_hub(hub)
+    assert holders(hub) == assigned
+    assert "container lt" in hub.log() and "no longer runs" in hub.log()
+    admin = hub.session("admin")
+    for user in assigned:
+        assert admin.user_model(user)["servers"][""]["ready"]
+    assert not admin.user_model("g4")["servers"], "the hub noticed g4's server is gone"
+    admin.start_server("g2")
+    admin.start_server("g4")
+    assigned["g2"] = device_ids(container_of(hub, "g2"))[0]
+    assigned["g4"] = device_ids(container_of(hub, "g4"))[0]
+    assert {assigned["g2"], assigned["g4"]} == {freed, freed_while_down}
+    assert sorted(holders(hub).values()) == sorted(WHOLE)
+    assert holders(hub) == assigned
+
+    for user in list(assigned):
+        admin.stop_server(user)
+    assert holders(hub) == {}, "after all servers stop nothing is held"
+
+
+def test_mig_course_gets_a_mig_instance(gpu_hub):
+    admin = gpu_hub.session("admin")
+    admin.start_server("m1")
+    c = container_of(gpu_hub, "m1")
+    (uuid,) = device_ids(c)
+    assert uuid in MIG and visible_devices(c) == uuid
+    admin.stop_server("m1")
+
+
+def test_course_without_gpus_sees_void(gpu_hub):
+    admin = gpu_hub.session("admin")
+    admin.start_server("student1")
+    c = container_of(gpu_hub, "student1")
+    assert device_ids(c) == []
+    assert visible_devices(c) == "void"
+    admin.stop_server("student1")
+
+
+def test_release_command_stops_the_holder_and_frees_the_gpu(gpu_hub):
+    admin = gpu_hub.session("admin")
+    admin.start_server("g3")
+    uuid = holders(gpu_hub)["g3"]
+    proc = gpu_hub.launcher("gpus", "release", uuid)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Stopping g3's server" in proc.stdout and "Released." in proc.stdout
+    assert "g3" not in holders(gpu_hub)
+    wait_for(lambda: not admin.user_model("g3")["servers"], 30, "g3's server to stop")
+    assert container_of(gpu_hub, "g3") is None
