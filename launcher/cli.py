@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     release = gpus_sub.add_parser("release", help="stop the server holding GPU|USER")
     release.add_argument("target", help="GPU index or UUID, or a username")
     release.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    grant = gpus_sub.add_parser("grant", help="give USER extra GPU-hours in COURSE this period")
+    grant.add_argument("user")
+    grant.add_argument("course")
+    grant.add_argument("hours", type=float)
+    grant.add_argument("--by", default=os.environ.get("USER", "admin"), help="who grants (audit)")
+    grant.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     args = parser.parse_args(argv)
     return {"up": cmd_up, "check": cmd_check, "gpus": cmd_gpus}[args.command](args)
 
@@ -125,6 +131,8 @@ def cmd_gpus(args) -> int:
     try:
         if args.gpus_command == "release":
             return gpucli.cmd_release(site, args.target)
+        if args.gpus_command == "grant":
+            return gpucli.cmd_grant(site, args.user, args.course, args.hours, args.by)
         return gpucli.cmd_gpus(site, args.json)
     except StoreUnavailable as exc:
         print(f"problem: {exc}", file=sys.stderr)

@@ -136,6 +136,21 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
     return 0
 
 
+def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:
+    """Admin override: extra GPU-hours for one student in one course, this period."""
+    if course not in site.courses:
+        print(f"problem: there is no course {course!r} (courses: {', '.join(site.courses)}).")
+        return 1
+    if site.courses[course].quota.gpu_hours is None:
+        print(f"problem: {course} has no GPU-hour quota, so there is nothing to extend.")
+        return 1
+    Store(site.store_url()).grant(user, course, hours, by=by, at=utcnow())
+    print(
+        f"Granted {user} {hours:g} extra GPU-hours in {course} for this {site.courses[course].quota.period}."
+    )
+    return 0
+
+
 def _read_token(site: Site) -> str:
     path = site.data_dir() / "launcher-cli-token"
     try:

@@ -96,9 +96,16 @@ class Hub:
         return s
 
     def containers(self):
-        return [
-            c for c in self.docker.containers.list(all=True) if c.name.startswith(self.prefix + "_")
-        ]
+        """This hub's containers (one removed while being listed is skipped)."""
+        found = []
+        for summary in self.docker.api.containers(all=True, filters={"name": self.prefix + "_"}):
+            try:
+                container = self.docker.containers.get(summary["Id"])
+            except docker.errors.NotFound:
+                continue
+            if container.name.startswith(self.prefix + "_"):
+                found.append(container)
+        return found
 
     def volumes(self):
         return [v for v in self.docker.volumes.list() if v.name.startswith(self.prefix + "_")]

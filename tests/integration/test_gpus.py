@@ -184,6 +184,11 @@ def test_release_command_stops_the_holder_and_frees_the_gpu(gpu_hub):
     admin = gpu_hub.session("admin")
     admin.start_server("g3")
     uuid = holders(gpu_hub)["g3"]
+    grant = gpu_hub.launcher("gpus", "grant", "g3", "gpu101", "5", "--by", "test-admin")
+    assert grant.returncode == 0 and "Granted g3 5 extra GPU-hours in gpu101" in grant.stdout
+    rows = json.loads(gpu_hub.launcher("gpus", "--json").stdout)
+    (held,) = [h for row in rows for h in row["holders"] if h["user"] == "g3"]
+    assert held["gpu_hours_quota"] == 55 and 0 <= held["gpu_hours_used"] < 1
     proc = gpu_hub.launcher("gpus", "release", uuid)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Stopping g3's server" in proc.stdout and "Released." in proc.stdout
