@@ -11,3 +11,11 @@ def hub(tmp_path_factory):
 
     with running_hub(tmp_path_factory.mktemp("hub"), "session", HOSTILE_USERS) as hub:
         yield hub
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

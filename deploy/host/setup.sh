@@ -35,6 +35,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v npm >/dev/null || apt_install nodejs npm
 command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -x /usr/bin/chromium ] || apt_install chromium; }
+[ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
 
 # --- GPUs without a GPU (tests only) -----------------------------------------------------------
 # On a host without NVIDIA's hook, a test double of nvidia-container-runtime-hook goes on

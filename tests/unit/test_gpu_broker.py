@@ -69,51 +69,61 @@ ops = st.one_of(
 )
 
 
+EXAMPLES = [
+    [("acquire", "u0", "ex"), ("time", 240, ""), ("release", "u0", ""), ("acquire", "u0", "ex")],
+    [("acquire", "u0", "ex"), ("restart", "", ""), ("acquire", "u1", "ex"), ("die", "u0", "")],
+]
+
+
+async def run_steps(steps, url: str) -> None:
+    """Apply the steps to a broker over the store at ``url``; check the invariants after each."""
+    clock = Clock()
+    broker = make_broker(Store(url), clock)
+    for op, a, b in steps:
+        if op == "acquire":
+            # one server per user (server name = course, as named servers will be)
+            if any(x.username == a for x in broker.store.active()):
+                continue
+            quota = QUOTAS.get(b)
+            used = 0.0
+            if quota:
+                start, _ = period_bounds(quota.period, clock.now)
+                used = broker.store.gpu_hours(a, b, start, clock.now)
+            try:
+                grant = await broker.acquire(a, b, server=b, container=f"c-{a}")
+            except GpuRefusal as exc:
+                assert exc.message
+            else:
+                if POLICIES[b].per_student:
+                    assert quota is None or used < quota.gpu_hours, "quota overrun"
+                    assert len(grant.units) == POLICIES[b].per_student
+        elif op == "release":  # the user stops whatever server they run
+            for server in {x.server for x in broker.store.active() if x.username == a}:
+                await broker.release(a, server=server)
+        elif op == "die":
+            await broker.reconcile(lambda x, dead=a: x.username != dead)
+        elif op == "restart":
+            broker = make_broker(Store(url), clock)
+        else:
+            clock.now += timedelta(minutes=a)
+        check_invariants(broker.store)
+    for alloc in broker.store.active():
+        await broker.release(alloc.username, alloc.server)
+    assert broker.store.active() == []
+
+
+def with_examples(test):
+    for steps in EXAMPLES:
+        test = example(steps)(test)
+    return test
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=60))
-@example(
-    [("acquire", "u0", "ex"), ("time", 240, ""), ("release", "u0", ""), ("acquire", "u0", "ex")]
-)
-@example([("acquire", "u0", "ex"), ("restart", "", ""), ("acquire", "u1", "ex"), ("die", "u0", "")])
+@with_examples
 def test_no_double_assignment_no_quota_overrun_nothing_left_held(steps):
-    async def run():
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 's.sqlite'}"
-            clock = Clock()
-            broker = make_broker(Store(url), clock)
-            for op, a, b in steps:
-                if op == "acquire":
-                    # one server per user (server name = course, as named servers will be)
-                    if any(x.username == a for x in broker.store.active()):
-                        continue
-                    quota = QUOTAS.get(b)
-                    used = 0.0
-                    if quota:
-                        start, _ = period_bounds(quota.period, clock.now)
-                        used = broker.store.gpu_hours(a, b, start, clock.now)
-                    try:
-                        grant = await broker.acquire(a, b, server=b, container=f"c-{a}")
-                    except GpuRefusal as exc:
-                        assert exc.message
-                    else:
-                        if POLICIES[b].per_student:
-                            assert quota is None or used < quota.gpu_hours, "quota overrun"
-                            assert len(grant.units) == POLICIES[b].per_student
-                elif op == "release":  # the user stops whatever server they run
-                    for server in {x.server for x in broker.store.active() if x.username == a}:
-                        await broker.release(a, server=server)
-                elif op == "die":
-                    await broker.reconcile(lambda x, dead=a: x.username != dead)
-                elif op == "restart":
-                    broker = make_broker(Store(url), clock)
-                else:
-                    clock.now += timedelta(minutes=a)
-                check_invariants(broker.store)
-            for alloc in broker.store.active():
-                await broker.release(alloc.username, alloc.server)
-            assert broker.store.active() == []
-
-    asyncio.run(run())
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run_steps(steps, f"sqlite:///{Path(tmp) / 's.sqlite'}"))
 
 
 def test_queue_is_fifo_shows_positions_and_wakes_on_release(tmp_path):

@@ -1,0 +1,45 @@
+"""The store and broker on a real PostgreSQL server (the same properties as on SQLite)."""
+
+import asyncio
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine
+
+from launcher.store import Store, metadata
+from tests.unit.test_gpu_broker import ops, run_steps, with_examples
+
+pytestmark = pytest.mark.integration
+
+
+def fresh(url: str) -> str:
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(ops, max_size=40))
+@with_examples
+def test_broker_properties_hold_on_postgresql(postgres_url, steps):
+    asyncio.run(run_steps(steps, fresh(postgres_url)))
+
+
+def test_ledger_round_trip_on_postgresql(postgres_url):
+    from datetime import datetime, timedelta
+
+    store = Store(fresh(postgres_url))
+    t0 = datetime(2026, 11, 22, 8)
+    (a,) = store.add(["GPU-0"], "ann", "dl", "", "c-ann", t0)
+    assert store.gpu_hours("ann", "dl", t0, t0 + timedelta(hours=1)) == pytest.approx(1.0)
+    assert store.end([a.id], "stopped", t0 + timedelta(minutes=30)) == 1
+    assert store.active() == []
+    assert store.gpu_hours("ann", "dl", t0, t0 + timedelta(hours=5)) == pytest.approx(0.5)
+    store.grant("ann", "dl", 2, by="admin", at=t0)
+    assert store.granted_hours("ann", "dl", t0 - timedelta(days=1)) == 2

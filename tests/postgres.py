@@ -1,0 +1,60 @@
+"""A private PostgreSQL server for tests: initdb in a temporary directory, 127.0.0.1 only.
+
+Debian's postgresql package provides the binaries; the server runs as the `postgres` user
+(initdb refuses root), is stopped by its PID file's owner command (pg_ctl stop) afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (make test installs postgresql)")
+    return found[-1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """Yield a SQLAlchemy URL of a fresh database on a private server."""
+    base = Path(tempfile.mkdtemp(prefix="launcher-pg-"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(
+        _as_postgres([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "launcher"]),
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_postgres(
+            [_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://launcher@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
