@@ -23,3 +23,7 @@ lint:
 
 format:
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+# Benchmarks are not part of `make test`; each prints its figures.
+bench: setup-test
+	$(VENV)/bin/python -m tests.bench.bench_allocator

@@ -123,7 +123,14 @@ class Store:
             return []
         with self.engine.begin() as conn:
             conn.execute(insert(allocations), rows)
-        return [a for a in self.active() if a.username == username and a.server == server]
+            mine = conn.execute(
+                select(allocations).where(
+                    allocations.c.username == username,
+                    allocations.c.server == server,
+                    allocations.c.ended_at.is_(None),
+                )
+            )
+            return [Allocation(**row._mapping) for row in mine]
 
     def end(self, ids: Iterable[int], reason: str, at: datetime) -> int:
         ids = list(ids)
@@ -133,6 +140,20 @@ class Store:
             result = conn.execute(
                 update(allocations)
                 .where(allocations.c.id.in_(ids), allocations.c.ended_at.is_(None))
+                .values(ended_at=at, end_reason=reason)
+            )
+            return result.rowcount
+
+    def end_server(self, username: str, server: str, reason: str, at: datetime) -> int:
+        """End every active allocation of one server; returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(allocations)
+                .where(
+                    allocations.c.username == username,
+                    allocations.c.server == server,
+                    allocations.c.ended_at.is_(None),
+                )
                 .values(ended_at=at, end_reason=reason)
             )
             return result.rowcount

@@ -20,6 +20,10 @@ from .inventory import Unit
 from .quota import Quota, period_bounds, quota_refusal
 
 
+def _holdings(active: list[Allocation]) -> list[Holding]:
+    return [Holding(a.unit_uuid, a.username, a.course, a.server) for a in active]
+
+
 class GpuRefusal(Exception):
     """A spawn that cannot get its GPU; ``message`` is the sentence for the student."""
 
@@ -74,7 +78,7 @@ class GpuBroker:
     # --- reading ---
 
     def holdings(self) -> list[Holding]:
-        return [Holding(a.unit_uuid, a.username, a.course, a.server) for a in self.store.active()]
+        return _holdings(self.store.active())
 
     def queue(self) -> list[tuple[str, str]]:
         return [(w.username, w.course) for w in self._queue]
@@ -100,9 +104,10 @@ class GpuBroker:
         if policy.per_student <= 0:
             return Grant([])
         async with self._lock:
+            active = self.store.active()
             mine = [
                 a
-                for a in self.store.active()
+                for a in active
                 if a.username == username and a.server == server and a.course == course
             ]
             if mine:  # already holds its units (a retried or re-attached spawn)
@@ -110,7 +115,7 @@ class GpuBroker:
             refusal = self._quota_refusal(username, course)
             if refusal:
                 return self._fallback_or_raise(policy, refusal, status=429, reason="quota")
-            result = choose(self.units, self.holdings(), policy, course)
+            result = choose(self.units, _holdings(active), policy, course)
             if isinstance(result, list):
                 self.store.add(result, username, course, server, container, self.clock())
                 return Grant(result)
@@ -166,12 +171,15 @@ class GpuBroker:
 
     async def _dispatch(self) -> None:
         """Serve queued spawns in FIFO order, each that can be served now."""
+        if not self._queue:
+            return
         async with self._lock:
+            holdings = self.holdings()
             for waiter in list(self._queue):
                 if waiter.future.done():
                     continue
                 policy = self.policies.get(waiter.course, GpuPolicy())
-                result = choose(self.units, self.holdings(), policy, waiter.course)
+                result = choose(self.units, holdings, policy, waiter.course)
                 if isinstance(result, list):
                     self.store.add(
                         result,
@@ -181,6 +189,9 @@ class GpuBroker:
                         waiter.container,
                         self.clock(),
                     )
+                    holdings += [
+                        Holding(u, waiter.username, waiter.course, waiter.server) for u in result
+                    ]
                     self._queue.remove(waiter)
                     waiter.future.set_result(Grant(result))
             self._notify_moved()
@@ -189,8 +200,7 @@ class GpuBroker:
 
     async def release(self, username: str, server: str = "", reason: str = "stopped") -> int:
         """End ``username``'s allocations for ``server``; wake the queue. Returns units freed."""
-        ids = [a.id for a in self.store.active() if a.username == username and a.server == server]
-        freed = self.store.end(ids, reason, self.clock())
+        freed = self.store.end_server(username, server, reason, self.clock())
         if freed:
             await self._dispatch()
         return freed
