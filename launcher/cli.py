@@ -89,6 +89,11 @@ def cmd_check(args) -> int:
 def cmd_up(args) -> int:
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = _load(str(config))
+    try:
+        gpu_inventory(site)
+    except GpuConfigError as exc:
+        print(f"The hub does not start: {exc}", file=sys.stderr)
+        return 1
     problems = check(site)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)

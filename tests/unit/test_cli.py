@@ -16,3 +16,59 @@ def test_check_reports_key_and_line(tmp_path):
     assert f"{site}:4: courses.demo.imgae: unknown key (did you mean 'image'?)" in proc.stderr
     assert f"{site}:2: courses.demo.image: required key is missing" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_check_refuses_gpus_the_host_does_not_have(tmp_path):
+    """With the fake nvidia-smi on PATH: a declared GPU and a pool entry the host lacks."""
+    import os
+    from pathlib import Path
+
+    fakes = Path(__file__).resolve().parents[1] / "fakes"
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "gpus:\n"
+        "  devices:\n"
+        "    - {index: 0, uuid: GPU-0b0c5f3e-0000-4000-8000-00000000a100}\n"
+        "    - {index: 7, uuid: GPU-dead-beef}\n"
+        "courses:\n"
+        "  demo:\n"
+        "    title: T\n"
+        "    image: launcher/pytorch:2.13-cpu\n"
+        "    gpu: {per_student: 1, pool: [9]}\n"
+    )
+    env = {**os.environ, "PATH": f"{fakes}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "check", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert "declares GPU 7 (GPU-dead-beef), but this host has no such GPU" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+    site.write_text(site.read_text().replace("    - {index: 7, uuid: GPU-dead-beef}\n", ""))
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "check", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert "Course demo's gpu.pool names GPU '9', which this host does not have" in proc.stdout
+
+
+def test_up_refuses_to_start_on_a_gpu_the_host_lacks(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "gpus: {source: static, devices: [{index: 0, uuid: GPU-0}]}\n"
+        "courses:\n"
+        "  demo: {title: T, image: 'launcher/pytorch:2.13-cpu', gpu: {per_student: 1, pool: [3]}}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "up", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("The hub does not start: Course demo's gpu.pool names GPU '3'")
