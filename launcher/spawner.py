@@ -9,6 +9,7 @@ always takes effect; the workspace is a named volume that neither stop nor the h
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 
 import docker.errors
 from docker.types import DeviceRequest
@@ -105,11 +106,21 @@ class CourseSpawner(DockerSpawner):
 
     # --- course resolution ---------------------------------------------------------------
 
-    def _course(self) -> tuple[str, Course]:
-        for course_id, data in self.courses.items():
-            course = Course.model_validate(data)
+    @cached_property
+    def catalog(self) -> dict[str, Course]:
+        """The validated course catalog (``courses`` does not change while the hub runs)."""
+        return {cid: Course.model_validate(data) for cid, data in self.courses.items()}
+
+    def _find_course(self) -> tuple[str, Course] | None:
+        for course_id, course in self.catalog.items():
             if self.user.name in course.members:
                 return course_id, course
+        return None
+
+    def _course(self) -> tuple[str, Course]:
+        found = self._find_course()
+        if found:
+            return found
         raise SpawnException(
             f"{self.user.name} is not on the roster of any course on this hub. "
             "Ask your instructor to add you to the course roster.",
@@ -118,10 +129,8 @@ class CourseSpawner(DockerSpawner):
         )
 
     def _course_id_or_none(self) -> str:
-        for course_id, data in self.courses.items():
-            if self.user.name in Course.model_validate(data).members:
-                return course_id
-        return "none"
+        found = self._find_course()
+        return found[0] if found else "none"
 
     def _object_name_default(self):
         return names.container_name(
@@ -198,7 +207,7 @@ class CourseSpawner(DockerSpawner):
     def broker(self) -> GpuBroker:
         broker = _BROKERS.get(self.store_url)
         if broker is None:
-            courses = {cid: Course.model_validate(data) for cid, data in self.courses.items()}
+            courses = self.catalog
             broker = _BROKERS[self.store_url] = GpuBroker(
                 Store(self.store_url),
                 from_declared(self.gpu_units),
