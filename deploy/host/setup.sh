@@ -29,6 +29,19 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+install_test_registry() {
+    # Debian's docker-registry (/usr/bin/docker-registry) for tests/registry.py, which serves
+    # its own config on a random 127.0.0.1 port. The package's own service (all interfaces,
+    # :5000, htpasswd config) is not wanted: stop it and keep it from starting at boot.
+    apt_install docker-registry
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/docker-registry ]; then
+        /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+        update-rc.d docker-registry disable >/dev/null 2>&1 || true
+    fi
+}
+
 # --- system packages ---------------------------------------------------------------------------
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
@@ -36,6 +49,7 @@ command -v npm >/dev/null || apt_install nodejs npm
 command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -x /usr/bin/chromium ] || apt_install chromium; }
 [ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
+[ $WITH_TEST = 1 ] && { command -v docker-registry >/dev/null || install_test_registry; }
 
 # --- GPUs without a GPU (tests only) -----------------------------------------------------------
 # On a host without NVIDIA's hook, a test double of nvidia-container-runtime-hook goes on

@@ -1,0 +1,1 @@
+"""Course images: references, registries and mirrors, pulls."""
