@@ -1,4 +1,4 @@
-"""The ``launcher`` command: ``up``, ``check`` and ``gpus``."""
+"""The ``launcher`` command: ``up``, ``check``, ``gpus`` and ``images``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 from . import dockerhost
-from .hubconfig import GpuConfigError, gpu_inventory
+from .hubconfig import GpuConfigError, course_images, gpu_inventory
+from .images.checks import check_images, stale_containers
+from .images.prepull import prepull
 from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
 from .store import StoreUnavailable
 
@@ -46,15 +49,9 @@ def check(site: Site) -> list[str]:
         problems.append(str(exc))
     else:
         say(f"Docker engine {cli.version().get('Version', '?')} answers")
-        for course_id, course in site.courses.items():
-            if dockerhost.image_present(cli, course.image):
-                say(f"course {course_id}: image {course.image} is present")
-            else:
-                tag = course.image.rsplit(":", 1)[1]
-                problems.append(
-                    f"course {course_id}: image {course.image} is not on this host; "
-                    f"build it with `bash images/build.sh {tag}` (or `make up`)."
-                )
+        problems += check_images(site, cli, say)
+        for note in stale_containers(site, cli):
+            print(f"note: {note}")
     try:
         units = gpu_inventory(site)
     except GpuConfigError as exc:
@@ -125,8 +122,42 @@ def main(argv: list[str] | None = None) -> int:
     grant.add_argument("hours", type=float)
     grant.add_argument("--by", default=os.environ.get("USER", "admin"), help="who grants (audit)")
     grant.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    images = sub.add_parser("images", help="build, check and pre-pull the course images")
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    build = images_sub.add_parser("build", help="build a teaching image from images/matrix.yaml")
+    build.add_argument("tag", help="a tag of images/matrix.yaml, e.g. 2.13-cpu")
+    build.add_argument("build_args", nargs=argparse.REMAINDER, help="options of images/build.sh")
+    for name, text in (
+        ("prepull", "pull every course image now (those missing)"),
+        ("check", "every course image is present or on its registry/mirror"),
+    ):
+        p = images_sub.add_parser(name, help=text)
+        p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     args = parser.parse_args(argv)
-    return {"up": cmd_up, "check": cmd_check, "gpus": cmd_gpus}[args.command](args)
+    commands = {"up": cmd_up, "check": cmd_check, "gpus": cmd_gpus, "images": cmd_images}
+    return commands[args.command](args)
+
+
+def cmd_images(args) -> int:
+    if args.images_command == "build":
+        script = REPO_ROOT / "images" / "build.sh"
+        return subprocess.call(["bash", str(script), args.tag, *args.build_args])
+    site = _load(args.config)
+    try:
+        cli = dockerhost.client(timeout=30)
+    except dockerhost.DockerUnavailable as exc:
+        print(f"problem: {exc}")
+        return 1
+    if args.images_command == "check":
+        problems = check_images(site, cli, lambda msg: print(f"ok: {msg}"))
+        for note in stale_containers(site, cli):
+            print(f"note: {note}")
+    else:
+        failures = prepull(cli.api, course_images(site), site.images.prepull_concurrency)
+        problems = [f"{ref}: {why}" for ref, why in failures.items() if why]
+    for problem in problems:
+        print(f"problem: {problem}")
+    return 1 if problems else 0
 
 
 def cmd_gpus(args) -> int:

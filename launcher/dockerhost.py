@@ -39,11 +39,3 @@ def ensure_network(cli: docker.DockerClient, name: str) -> str:
         if cfg.get("Gateway"):
             return cfg["Gateway"]
     raise RuntimeError(f"Docker network {name!r} has no gateway address; remove it and retry.")
-
-
-def image_present(cli: docker.DockerClient, ref: str) -> bool:
-    try:
-        cli.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True

@@ -15,6 +15,8 @@ from pathlib import Path
 from . import dockerhost
 from .gpu import inventory
 from .gpu.inventory import Unit
+from .images import prepull
+from .images.refs import resolve as resolve_image
 from .secrets import StoredSecret, ensure_private_dir, env_or_file
 from .settings import Site, load_site
 from .store import Store, utcnow
@@ -69,6 +71,8 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.use_internal_ip = True
     c.CourseSpawner.default_url = "/lab"
     c.CourseSpawner.poll_interval = site.hub.poll_interval
+    c.CourseSpawner.pull_policy = site.images.pull_policy
+    c.CourseSpawner.registry_mirror = site.images.registry_mirror
 
     # --- GPUs ---
     c.CourseSpawner.gpu_units = [asdict(u) for u in host.gpu_units]
@@ -106,7 +110,17 @@ def host_facts(site: Site) -> HostFacts:
     freed = reconcile_gpus(Store(site.store_url()), client)
     for a in freed:
         say(f"GPU {a.unit_uuid} of {a.username} freed: container {a.container} no longer runs")
+    if site.images.prepull and site.images.pull_policy != "never":
+        refs = course_images(site)
+        say(f"Pre-pulling {len(refs)} course image(s) in the background")
+        prepull.start_background(client.api, refs, site.images.prepull_concurrency, say)
     return HostFacts(gateway, data, user_pw.value, admin_pw.value, units, cli_token.value)
+
+
+def course_images(site: Site) -> list[str]:
+    """Every course's image as the engine will run it (mirror applied), once each."""
+    mirror = site.images.registry_mirror
+    return list(dict.fromkeys(resolve_image(c.image, mirror) for c in site.courses.values()))
 
 
 class GpuConfigError(RuntimeError):

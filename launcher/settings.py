@@ -26,6 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from .images.refs import parse as parse_image
+from .images.refs import split_mirror
+
 #: the site file used when none is given: the embedded demo
 DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"
 
@@ -48,14 +51,12 @@ def _username(value: str) -> str:
 
 
 def _image_ref(value: str) -> str:
-    """A course image must be pinned to a version tag (never implicit or explicit 'latest')."""
-    last = value.rsplit("/", 1)[-1]
-    if "@" in value:
-        raise ValueError(f"{value!r}: digest pins are not supported yet; pin a version tag")
-    if ":" not in last:
-        raise ValueError(f"{value!r} has no version tag; pin one, e.g. {value}:2.13-cpu")
-    tag = last.rsplit(":", 1)[1]
-    if tag == "latest":
+    """A course image is pinned to a version tag (never 'latest'), optionally with a digest:
+    ``repo:tag`` or ``repo:tag@sha256:...``."""
+    ref = parse_image(value)  # a malformed reference raises ValueError with a sentence
+    if not ref.tag:
+        raise ValueError(f"{value!r} has no version tag; pin one, e.g. {ref.name}:2.13-cpu")
+    if ref.tag == "latest":
         raise ValueError(f"{value!r} uses 'latest'; pin a version tag such as 2.13-cpu")
     return value
 
@@ -197,6 +198,25 @@ class GpuSettings(_Strict):
     queue_timeout: int = Field(600, ge=10, le=3600, description="seconds a spawn may queue")
 
 
+class ImagesSettings(_Strict):
+    registry_mirror: str = Field(
+        "", description="registry (host[:port][/prefix]) that replaces every image's registry"
+    )
+
+    @field_validator("registry_mirror")
+    @classmethod
+    def _check_mirror(cls, value: str) -> str:
+        if value:
+            split_mirror(value)  # raises ValueError with a sentence
+        return value
+
+    pull_policy: Literal["ifnotpresent", "always", "never"] = Field(
+        "ifnotpresent", description="when a spawn may pull its course image"
+    )
+    prepull: bool = Field(True, description="pull every course image in the background at start")
+    prepull_concurrency: int = Field(2, ge=1, le=16)
+
+
 class StoreSettings(_Strict):
     url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
 
@@ -205,6 +225,7 @@ class Site(_Strict):
     hub: HubSettings = HubSettings()
     docker: DockerSettings = DockerSettings()
     gpus: GpuSettings = GpuSettings()
+    images: ImagesSettings = ImagesSettings()
     store: StoreSettings = StoreSettings()
     auth: AuthSettings = AuthSettings()
     admins: list[Username] = Field(default_factory=list)

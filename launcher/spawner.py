@@ -22,6 +22,8 @@ from .gpu.allocator import GpuPolicy
 from .gpu.broker import GpuBroker, GpuRefusal
 from .gpu.inventory import from_declared
 from .gpu.quota import Quota
+from .images.pull import PullError, pull
+from .images.refs import resolve as resolve_image
 from .settings import Course
 from .store import Store
 
@@ -103,6 +105,14 @@ class CourseSpawner(DockerSpawner):
     )
 
     gpu_uuids = List(Unicode(), help="The GPU units this server holds (set at start).")
+
+    registry_mirror = Unicode(
+        "",
+        config=True,
+        help="""Registry that replaces the registry of every course image, e.g.
+        ``mirror.example.edu/dockerhub`` or ``127.0.0.1:5000``: ``launcher/pytorch:2.13-cpu``
+        then runs as ``mirror.example.edu/dockerhub/launcher/pytorch:2.13-cpu``.""",
+    )
 
     # --- course resolution ---------------------------------------------------------------
 
@@ -274,7 +284,7 @@ class CourseSpawner(DockerSpawner):
 
     def _apply_course(self, course_id: str, course: Course) -> None:
         self.course_id = course_id
-        self.image = course.image
+        self.image = resolve_image(course.image, self.registry_mirror)
         volume = names.workspace_volume(self.name_prefix, self.user.name, course_id)
         self.volumes = container.workspace_mount(volume)
         self.mem_limit = course.resources.mem_limit
@@ -286,18 +296,32 @@ class CourseSpawner(DockerSpawner):
         self.extra_create_kwargs = {**self.extra_create_kwargs, **container.create_kwargs()}
 
     async def pull_image(self, image):
-        """The image must be on this host; pulling with progress is the images module's job."""
+        """Use the local copy; else (pull_policy permitting) pull it, showing bytes."""
         self._emit(15, f"Checking the course image {image}")
-        try:
-            await self.docker("inspect_image", image)
-        except docker.errors.ImageNotFound:
+        if self.pull_policy != "always":
+            try:
+                await self.docker("inspect_image", image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+        if self.pull_policy == "never":
             raise SpawnException(
                 f"The course image {image} is not installed on this server yet. "
                 "Please tell your instructor or the admin (they can build it with "
                 "`launcher images build` or `make up`).",
                 reason="image_missing",
                 status_code=503,
-            ) from None
+            )
+        self._emit(16, f"Downloading the course image {image} (first start after a new pin)")
+        loop = asyncio.get_running_loop()
+
+        def report(progress):
+            loop.call_soon_threadsafe(self._emit, 20, progress.sentence())
+
+        try:
+            await asyncio.wrap_future(self.executor.submit(pull, self.client, image, report))
+        except PullError as exc:
+            raise SpawnException(str(exc), reason="image_pull", status_code=503) from None
 
     async def remove_object(self):
         self._emit(25, "Removing your previous container (your files are kept)")

@@ -237,6 +237,8 @@ def write_site(
     site = {
         "hub": {"url": f"http://127.0.0.1:{port}", "data_dir": str(path.parent / "data")},
         "docker": {"network": f"{prefix}-net", "prefix": prefix},
+        # no pulls from outside this machine: tests reach only 127.0.0.1 and their own networks
+        "images": {"pull_policy": "never", "prepull": False},
         "admins": ["admin"],
         "courses": {
             "demo": {

@@ -1,0 +1,152 @@
+"""Course images through a real local registry used as the site's mirror: digest pins,
+a tag the mirror lacks, pull progress in bytes at spawn time, and pre-pull."""
+
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.integration.hub import IMAGE, running_hub
+from tests.registry import local_registry
+
+pytestmark = pytest.mark.integration
+
+NEXT_LAYER_MB = 256
+
+
+@pytest.fixture(scope="module")
+def registry():
+    client = docker.from_env()
+    with local_registry() as reg:
+        # the teaching image as the course pins it, and a "next lab" image that differs from
+        # it by one large layer (so that a pull really downloads bytes)
+        reg.pinned_digest = reg.push(client, IMAGE, "launcher/pytorch", "2.13-cpu")
+        context = Path(tempfile.mkdtemp(prefix="next-image-"))
+        (context / "Dockerfile").write_text(
+            f"FROM {IMAGE}\nUSER root\n"
+            f"RUN head -c {NEXT_LAYER_MB * 1024 * 1024} /dev/urandom > /opt/next-lab-data\n"
+            "USER 1000:100\n"
+        )
+        next_image, _ = client.images.build(path=str(context), tag="launcher-test/next:1", rm=True)
+        shutil.rmtree(context)
+        reg.push(client, "launcher-test/next:1", "launcher/pytorch", "2.13-next")
+        client.images.remove("launcher-test/next:1", force=True)
+        reg.next_ref = f"{reg.host}/launcher/pytorch:2.13-next"
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def image_hub(registry, tmp_path_factory):
+    site = {
+        "images": {"registry_mirror": registry.host, "pull_policy": "ifnotpresent"},
+        "courses": {
+            "pinned": {
+                "title": "Pinned by digest",
+                "image": f"launcher/pytorch:2.13-cpu@{registry.pinned_digest}",
+                "students": ["p1"],
+            },
+            "nextlab": {
+                "title": "Next lab",
+                "image": "launcher/pytorch:2.13-next",
+                "students": ["n1", "n2", "n3"],
+            },
+            "unsynced": {
+                "title": "Tag not on the mirror",
+                "image": "launcher/pytorch:9.9-cpu",
+                "students": ["x1"],
+            },
+        },
+    }
+    with running_hub(tmp_path_factory.mktemp("imagehub"), "images", [], site) as hub:
+        yield hub
+
+
+def container_of(hub, username):
+    for c in hub.containers():
+        if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]:
+            return c
+    return None
+
+
+def drop_local(client, ref):
+    try:
+        client.images.remove(ref, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def timed_start(session, user):
+    t0 = time.perf_counter()
+    events = session.start_server(user)
+    return time.perf_counter() - t0, events
+
+
+def test_digest_pin_runs_through_the_mirror(image_hub, registry):
+    admin = image_hub.session("admin")
+    admin.start_server("p1")
+    c = container_of(image_hub, "p1")
+    assert c.attrs["Config"]["Image"] == (
+        f"{registry.host}/launcher/pytorch:2.13-cpu@{registry.pinned_digest}"
+    )
+    assert registry.pinned_digest in c.image.attrs["RepoDigests"][0]
+    admin.stop_server("p1")
+
+
+def test_a_tag_the_mirror_lacks_fails_fast_with_a_sentence(image_hub):
+    admin = image_hub.session("admin")
+    t0 = time.perf_counter()
+    resp = admin.api("POST", "/users/x1/server")
+    elapsed = time.perf_counter() - t0
+    assert resp.status_code == 503
+    message = resp.json()["message"]
+    assert "the mirror has not synced 9.9-cpu yet" in message
+    assert "manifest unknown" not in message
+    assert elapsed < 10, elapsed
+    assert container_of(image_hub, "x1") is None
+
+    check = image_hub.launcher("images", "check")
+    assert check.returncode == 1
+    assert (
+        "course unsynced: The registry" in check.stdout and "has not synced 9.9-cpu" in check.stdout
+    )
+    assert "course pinned: image" in check.stdout
+
+
+def test_spawn_time_pull_shows_bytes_and_prepull_makes_the_first_start_warm(
+    image_hub, registry, capsys
+):
+    client = image_hub.docker
+    admin = image_hub.session("admin")
+    drop_local(client, registry.next_ref)
+
+    cold, events = timed_start(admin, "n1")
+    downloads = [e["message"] for e in events if "MB of" in e.get("message", "")]
+    assert downloads, [e.get("message") for e in events]
+    totals = [float(re.search(r"of ([\d.]+) MB", m)[1]) for m in downloads]
+    assert max(totals) >= NEXT_LAYER_MB * 1.048576, downloads  # the new layer, in bytes
+    assert len(downloads) >= 2, "progress is reported while the bytes arrive"
+    admin.stop_server("n1")
+
+    warm, _ = timed_start(admin, "n2")  # the image is local now
+    admin.stop_server("n2")
+
+    drop_local(client, registry.next_ref)  # as after a pin change: not local yet
+    prepull = image_hub.launcher("images", "prepull")
+    assert f"{registry.next_ref}: pulled" in prepull.stdout, prepull.stdout + prepull.stderr
+    # the courses whose tag the mirror lacks are reported, and make the command fail
+    assert prepull.returncode == 1 and "has not synced 9.9-cpu" in prepull.stdout
+    prepulled, events = timed_start(admin, "n3")
+    assert not any("Downloading" in e.get("message", "") for e in events)
+    admin.stop_server("n3")
+
+    with capsys.disabled():
+        print(
+            f"\n[images] first start with a {NEXT_LAYER_MB} MB pull {cold:.2f} s, warm {warm:.2f} s, "
+            f"first start after pre-pull {prepulled:.2f} s"
+        )
+    assert prepulled < cold
+    assert prepulled < 1.5 * warm + 1.0
