@@ -120,6 +120,8 @@ field() { printf '%s\n' "$ENTRY" | sed -n "s/^$1=//p"; }
 TORCH_VERSION=$(field torch)
 PYTHON_VERSION=$(field python)
 CUDA_VERSION=$(field cuda)
+CUDA_ARCH_LIST=$(field cuda_arch_list)
+MIN_DRIVER=$(field min_driver)
 MATRIX_BASE=$(field base)
 TORCH_INDEX_URL=$(field index_url)
 [ -n "$TORCH_VERSION" ] || die "matrix entry $TAG has no torch version"
@@ -252,6 +254,9 @@ BUILD_ARGS=(
     --build-arg "PIP_INDEX_URL=$PIP_INDEX"
     --build-arg "APT_MIRROR=$APT_MIRROR"
     --build-arg "PYTHON_VERSION=${PYTHON_VERSION:-3.11}"
+    --build-arg "CUDA_VERSION=$CUDA_VERSION"
+    --build-arg "CUDA_ARCH_LIST=$CUDA_ARCH_LIST"
+    --build-arg "MIN_DRIVER=$MIN_DRIVER"
     --build-arg "IMAGE_TAG=$TAG"
     --build-arg "IMAGE_CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 )

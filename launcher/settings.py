@@ -186,6 +186,8 @@ class GpuDevice(_Strict):
     memory_mib: int = Field(0, ge=0)
     mig_profile: str = ""
     gpu_uuid: str = ""
+    compute_cap: str = Field("", pattern=r"^(\d+\.\d+)?$", description="e.g. 8.0 for an A100")
+    driver_version: str = Field("", description="the host's NVIDIA driver, e.g. 580.65.06")
 
 
 class GpuSettings(_Strict):

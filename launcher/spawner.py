@@ -22,6 +22,8 @@ from .gpu.allocator import GpuPolicy
 from .gpu.broker import GpuBroker, GpuRefusal
 from .gpu.inventory import from_declared
 from .gpu.quota import Quota
+from .images import hostcheck
+from .images.matrix import tag_for_image
 from .images.pull import PullError, pull
 from .images.refs import resolve as resolve_image
 from .settings import Course
@@ -328,8 +330,24 @@ class CourseSpawner(DockerSpawner):
         await super().remove_object()
 
     async def create_object(self):
+        await self._refuse_incompatible_gpus()
         self._emit(35, "Creating your container with your workspace")
         return await super().create_object()
+
+    async def _refuse_incompatible_gpus(self) -> None:
+        """Stop before a container that would fail on these GPUs (old driver, new GPU arch)."""
+        if not self.gpu_uuids:
+            return
+        units = [u for u in self.broker.units if u.uuid in self.gpu_uuids]
+        image = await self.docker("inspect_image", self.image)
+        problems = hostcheck.refusals(
+            tag_for_image(self.image),
+            image["Config"].get("Labels"),
+            next((u.driver_version for u in units if u.driver_version), ""),
+            [u.compute_cap for u in units],
+        )
+        if problems:
+            raise SpawnException(" ".join(problems), reason="gpu_incompatible", status_code=503)
 
     async def start_object(self):
         self._emit(60, "Starting your container")

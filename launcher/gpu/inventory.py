@@ -23,6 +23,8 @@ class Unit:
     memory_mib: int
     gpu_uuid: str  # the physical GPU (itself for a whole GPU)
     mig_profile: str = ""  # e.g. "1g.10gb"; empty for a whole GPU
+    compute_cap: str = ""  # e.g. "8.0" (A100), "12.0" (RTX 50 series); "" if unknown
+    driver_version: str = ""  # the host's NVIDIA driver, e.g. "580.65.06"; "" if unknown
 
     @property
     def gpu_index(self) -> str:
@@ -38,7 +40,7 @@ class InventoryError(RuntimeError):
 
 
 QUERY = [
-    "--query-gpu=index,uuid,name,memory.total,mig.mode.current",
+    "--query-gpu=index,uuid,name,memory.total,mig.mode.current,compute_cap,driver_version",
     "--format=csv,noheader,nounits",
 ]
 _MIG_LINE = re.compile(
@@ -51,6 +53,7 @@ _PROFILE_MEM = re.compile(r"(\d+)gb$")
 def parse_nvidia_smi(query_csv: str, listing: str) -> list[Unit]:
     """Units from ``nvidia-smi --query-gpu=...`` CSV and ``nvidia-smi -L`` output (pure)."""
     gpus: dict[str, tuple[str, str, int, bool]] = {}
+    extra: dict[str, dict[str, str]] = {}
     for line in query_csv.strip().splitlines():
         fields = [f.strip() for f in line.split(",")]
         if len(fields) < 4:
@@ -58,6 +61,8 @@ def parse_nvidia_smi(query_csv: str, listing: str) -> list[Unit]:
         index, uuid, name, memory = fields[:4]
         mig = len(fields) > 4 and fields[4].lower() == "enabled"
         gpus[uuid] = (index, name, int(float(memory)), mig)
+        known = [f if f and not f.startswith("[") else "" for f in fields[5:7]]
+        extra[uuid] = dict(zip(("compute_cap", "driver_version"), known))
 
     units: list[Unit] = []
     mig_units: dict[str, list[Unit]] = {}
@@ -76,13 +81,23 @@ def parse_nvidia_smi(query_csv: str, listing: str) -> list[Unit]:
                     memory_mib=int(mem[1]) * 1024 if mem else 0,
                     gpu_uuid=current,
                     mig_profile=m["profile"],
+                    **extra.get(current, {}),
                 )
             )
     for uuid, (index, name, memory, mig) in gpus.items():
         if mig:
             units.extend(mig_units.get(uuid, []))
         else:
-            units.append(Unit(uuid=uuid, index=index, model=name, memory_mib=memory, gpu_uuid=uuid))
+            units.append(
+                Unit(
+                    uuid=uuid,
+                    index=index,
+                    model=name,
+                    memory_mib=memory,
+                    gpu_uuid=uuid,
+                    **extra.get(uuid, {}),
+                )
+            )
     return sorted(units, key=lambda u: [int(p) for p in u.index.split(":")])
 
 
@@ -117,6 +132,8 @@ def from_declared(devices: list[dict]) -> list[Unit]:
                 memory_mib=int(dev.get("memory_mib", 0)),
                 gpu_uuid=dev.get("gpu_uuid") or dev["uuid"],
                 mig_profile=dev.get("mig_profile", ""),
+                compute_cap=str(dev.get("compute_cap", "") or ""),
+                driver_version=str(dev.get("driver_version", "") or ""),
             )
         )
     return units

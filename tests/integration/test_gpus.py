@@ -6,10 +6,13 @@ the hub, and the test double of nvidia-container-runtime-hook (installed on dock
 production.
 """
 
+import io
 import json
+import os
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.integration.hub import ROOT, running_hub, start_hub, stop_hub, wait_for
@@ -35,6 +38,19 @@ GPU_SITE = {
             "gpu": {"per_student": 1},
             "quota": {"gpu_hours": 50, "period": "week"},
         },
+        # images whose build labels say they cannot run here (see incompatible_images below)
+        "newcuda": {
+            "title": "Needs a newer driver",
+            "image": "launcher-test/cuda:13.1-needs-590",
+            "students": ["k1"],
+            "gpu": {"per_student": 1},
+        },
+        "hopper": {
+            "title": "Built for Hopper and newer only",
+            "image": "launcher-test/cuda:12.8-sm90-only",
+            "students": ["h1"],
+            "gpu": {"per_student": 1},
+        },
         "mig101": {
             "title": "MIG course",
             "image": "launcher/pytorch:2.13-cpu",
@@ -45,10 +61,30 @@ GPU_SITE = {
 }
 
 
-@pytest.fixture(scope="module")
-def gpu_hub(tmp_path_factory):
-    import os
+INCOMPATIBLE = {
+    # the fake host has driver 580.65.06 (CUDA <= 13.0) and A100s (compute capability 8.0)
+    "launcher-test/cuda:13.1-needs-590": ("13.1", "590.44.01", "sm_80 sm_90 sm_100 sm_120"),
+    "launcher-test/cuda:12.8-sm90-only": ("12.8", "570.86.10", "sm_90 sm_100 sm_120"),
+}
 
+
+@pytest.fixture(scope="module")
+def incompatible_images():
+    client = docker.from_env()
+    for ref, (cuda, driver, archs) in INCOMPATIBLE.items():
+        dockerfile = (
+            f"FROM launcher/pytorch:2.13-cpu\n"
+            f'LABEL io.launcher.cuda.version="{cuda}" io.launcher.min_driver="{driver}" '
+            f'io.launcher.cuda.arch_list="{archs}"\n'
+        )
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True)
+    yield
+    for ref in INCOMPATIBLE:
+        client.images.remove(ref, force=True)
+
+
+@pytest.fixture(scope="module")
+def gpu_hub(tmp_path_factory, incompatible_images):
     env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
     with running_hub(tmp_path_factory.mktemp("gpuhub"), "gpus", [], GPU_SITE, env) as hub:
         yield hub
@@ -195,3 +231,21 @@ def test_release_command_stops_the_holder_and_frees_the_gpu(gpu_hub):
     assert "g3" not in holders(gpu_hub)
     wait_for(lambda: not admin.user_model("g3")["servers"], 30, "g3's server to stop")
     assert container_of(gpu_hub, "g3") is None
+
+
+@pytest.mark.parametrize(
+    "user, sentence",
+    [
+        ("k1", "needs CUDA 13.1"),
+        ("h1", "sm_80"),
+    ],
+)
+def test_an_image_that_cannot_run_on_these_gpus_is_refused_before_it_starts(
+    gpu_hub, user, sentence
+):
+    admin = gpu_hub.session("admin")
+    resp = admin.api("POST", f"/users/{user}/server")
+    assert resp.status_code == 503, resp.text
+    assert sentence in resp.json()["message"], resp.json()["message"]
+    assert container_of(gpu_hub, user) is None
+    assert user not in holders(gpu_hub), "the GPU is handed back"

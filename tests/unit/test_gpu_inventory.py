@@ -11,9 +11,9 @@ from launcher.gpu.inventory import (
 )
 
 QUERY = """\
-0, GPU-aaaa-0000, NVIDIA A100-SXM4-40GB, 40960, Disabled
-1, GPU-bbbb-1111, NVIDIA A100-SXM4-40GB, 40960, Enabled
-2, GPU-cccc-2222, NVIDIA GeForce RTX 4090, 24564, [N/A]
+0, GPU-aaaa-0000, NVIDIA A100-SXM4-40GB, 40960, Disabled, 8.0, 580.65.06
+1, GPU-bbbb-1111, NVIDIA A100-SXM4-40GB, 40960, Enabled, 8.0, 580.65.06
+2, GPU-cccc-2222, NVIDIA GeForce RTX 5090, 32607, [N/A], 12.0, 580.65.06
 """
 LISTING = """\
 GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-aaaa-0000)
@@ -37,6 +37,8 @@ def test_whole_gpus_and_mig_instances_are_units():
     mig = units[2]
     assert mig.gpu_uuid == "GPU-bbbb-1111" and mig.memory_mib == 5 * 1024
     assert units[0].memory_mib == 40960 and units[0].model == "NVIDIA A100-SXM4-40GB"
+    assert units[0].driver_version == "580.65.06" and units[0].compute_cap == "8.0"
+    assert mig.compute_cap == "8.0" and units[-1].compute_cap == "12.0"
     # a pool entry naming the MIG-enabled GPU selects its instances
     assert mig.matches("1") and mig.matches("GPU-bbbb-1111") and not mig.matches("0")
 
