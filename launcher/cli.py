@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import dockerhost
-from .hubconfig import GpuConfigError, course_images, gpu_inventory
+from .hubconfig import course_images, gpu_inventory, host_blockers
 from .images.checks import check_images, stale_containers
 from .images.prepull import prepull
 from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
@@ -52,12 +52,10 @@ def check(site: Site) -> list[str]:
         problems += check_images(site, cli, say)
         for note in stale_containers(site, cli):
             print(f"note: {note}")
-    try:
-        units = gpu_inventory(site)
-    except GpuConfigError as exc:
-        problems.append(str(exc))
-    else:
-        say(f"GPUs: {len(units)} allocatable unit(s)")
+    blocking = host_blockers(site)
+    problems += blocking
+    if not blocking:
+        say(f"GPUs: {len(gpu_inventory(site))} allocatable unit(s)")
     if shutil.which("configurable-http-proxy", path=_proxy_path()):
         say("configurable-http-proxy is installed")
     else:
@@ -86,10 +84,9 @@ def cmd_check(args) -> int:
 def cmd_up(args) -> int:
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = _load(str(config))
-    try:
-        gpu_inventory(site)
-    except GpuConfigError as exc:
-        print(f"The hub does not start: {exc}", file=sys.stderr)
+    blocking = host_blockers(site)
+    if blocking:
+        print(f"The hub does not start: {' '.join(blocking)}", file=sys.stderr)
         return 1
     problems = check(site)
     for problem in problems:

@@ -5,6 +5,8 @@ No Docker calls here; the spawner passes the results to docker-py.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from .settings import Resources
 
 #: the teaching images' non-root user (images/Dockerfile)
@@ -26,6 +28,22 @@ def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) 
         "NVIDIA_VISIBLE_DEVICES": visible,
         "HOME": HOME,
     }
+
+
+#: where the site's CA bundle appears inside a student container
+SESSION_CA_PATH = "/etc/launcher/ca-bundle.pem"
+
+
+def session_mirror_env(pip_index_url: str, ca_bundle: bool) -> dict[str, str]:
+    """Environment that sends pip through the site's index and trusts the site's CA bundle."""
+    env = {"PIP_INDEX_URL": pip_index_url} if pip_index_url else {}
+    if pip_index_url.startswith("http://"):
+        # pip ignores a plain-HTTP index unless trusted; an admin who configures one means it
+        env["PIP_TRUSTED_HOST"] = urlparse(pip_index_url).netloc
+    if ca_bundle:
+        for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+            env[var] = SESSION_CA_PATH
+    return env
 
 
 def host_config(resources: Resources) -> dict:

@@ -73,6 +73,9 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.poll_interval = site.hub.poll_interval
     c.CourseSpawner.pull_policy = site.images.pull_policy
     c.CourseSpawner.registry_mirror = site.images.registry_mirror
+    c.CourseSpawner.session_pip_index_url = site.images.session_pip_index_url
+    if site.images.session_ca_bundle is not None:
+        c.CourseSpawner.session_ca_bundle = str(site.images.session_ca_bundle)
 
     # --- GPUs ---
     c.CourseSpawner.gpu_units = [asdict(u) for u in host.gpu_units]
@@ -121,6 +124,22 @@ def course_images(site: Site) -> list[str]:
     """Every course's image as the engine will run it (mirror applied), once each."""
     mirror = site.images.registry_mirror
     return list(dict.fromkeys(resolve_image(c.image, mirror) for c in site.courses.values()))
+
+
+def host_blockers(site: Site) -> list[str]:
+    """Problems with which the hub must not start (sentences; empty: none)."""
+    problems = []
+    try:
+        gpu_inventory(site)
+    except GpuConfigError as exc:
+        problems.append(str(exc))
+    bundle = site.images.session_ca_bundle
+    if bundle is not None and not bundle.is_file():
+        problems.append(
+            f"images.session_ca_bundle names {bundle}, which is not a file on this host "
+            "(give the full PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)."
+        )
+    return problems
 
 
 class GpuConfigError(RuntimeError):

@@ -216,6 +216,12 @@ class ImagesSettings(_Strict):
         "ifnotpresent", description="when a spawn may pull its course image"
     )
     prepull: bool = Field(True, description="pull every course image in the background at start")
+    session_pip_index_url: str = Field(
+        "", description="pip index for `pip install` inside student sessions (a campus mirror)"
+    )
+    session_ca_bundle: Path | None = Field(
+        None, description="host PEM bundle trusted inside student sessions (TLS-intercepting proxy)"
+    )
     prepull_concurrency: int = Field(2, ge=1, le=16)
 
 

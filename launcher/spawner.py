@@ -108,6 +108,21 @@ class CourseSpawner(DockerSpawner):
 
     gpu_uuids = List(Unicode(), help="The GPU units this server holds (set at start).")
 
+    session_pip_index_url = Unicode(
+        "",
+        config=True,
+        help="""pip index for ``pip install`` inside student sessions, e.g.
+        ``https://pypi.example.edu/simple`` (sets PIP_INDEX_URL in every container).""",
+    )
+
+    session_ca_bundle = Unicode(
+        "",
+        config=True,
+        help="""Host path of a PEM bundle mounted read-only into every student container and
+        trusted by pip, requests and OpenSSL there, e.g. ``/etc/ssl/certs/ca-certificates.crt``
+        on a campus whose HTTPS goes through an intercepting proxy.""",
+    )
+
     registry_mirror = Unicode(
         "",
         config=True,
@@ -289,6 +304,8 @@ class CourseSpawner(DockerSpawner):
         self.image = resolve_image(course.image, self.registry_mirror)
         volume = names.workspace_volume(self.name_prefix, self.user.name, course_id)
         self.volumes = container.workspace_mount(volume)
+        if self.session_ca_bundle:
+            self.read_only_volumes = {self.session_ca_bundle: container.SESSION_CA_PATH}
         self.mem_limit = course.resources.mem_limit
         self.cpu_limit = course.resources.cpu_limit
         self.extra_host_config = {
@@ -357,6 +374,9 @@ class CourseSpawner(DockerSpawner):
         env = super().get_env()
         course_id = getattr(self, "course_id", None) or self._course_id_or_none()
         env.update(container.container_env(course_id, self.image, list(self.gpu_uuids)))
+        env.update(
+            container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))
+        )
         return env
 
     # --- state ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,6 +26,8 @@ from pathlib import Path
 import docker
 import requests
 import yaml
+
+from launcher import dockerhost
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -264,14 +267,17 @@ def running_hub(
     tmp_path: Path,
     name: str,
     extra_students: list[str] = (),
-    site_extra: dict | None = None,
+    site_extra: dict | Callable[[str], dict] | None = None,
     env_extra: dict | None = None,
 ):
+    """``site_extra`` may be a function of the students' network gateway (created first)."""
     client = docker.from_env()
     client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
     prefix = "lt" + secrets.token_hex(3)
     port = free_port_pair()
     site_file = tmp_path / "launcher.yaml"
+    if callable(site_extra):
+        site_extra = site_extra(dockerhost.ensure_network(client, f"{prefix}-net"))
     write_site(site_file, prefix, port, list(extra_students), site_extra)
     ARTIFACTS.mkdir(exist_ok=True)
     hub = Hub(

@@ -58,3 +58,13 @@ def test_containers_are_unprivileged_and_non_root():
     assert hc["pids_limit"] == 256
     assert container.create_kwargs()["user"] == "1000:100"
     assert container.workspace_mount("v") == {"v": {"bind": "/home/jovyan", "mode": "rw"}}
+
+
+def test_session_mirror_env():
+    env = container.session_mirror_env("http://10.0.0.5:3141/simple", ca_bundle=True)
+    assert env["PIP_INDEX_URL"] == "http://10.0.0.5:3141/simple"
+    assert env["PIP_TRUSTED_HOST"] == "10.0.0.5:3141"  # plain HTTP must be trusted explicitly
+    assert env["PIP_CERT"] == env["SSL_CERT_FILE"] == container.SESSION_CA_PATH
+    https = container.session_mirror_env("https://pypi.example.edu/simple", ca_bundle=False)
+    assert https == {"PIP_INDEX_URL": "https://pypi.example.edu/simple"}
+    assert container.session_mirror_env("", ca_bundle=False) == {}
