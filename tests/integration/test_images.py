@@ -3,6 +3,8 @@ a tag the mirror lacks, pull progress in bytes at spawn time, and pre-pull."""
 
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -93,6 +95,23 @@ def test_digest_pin_runs_through_the_mirror(image_hub, registry):
         f"{registry.host}/launcher/pytorch:2.13-cpu@{registry.pinned_digest}"
     )
     assert registry.pinned_digest in c.image.attrs["RepoDigests"][0]
+
+    # the instructor moves the course to the next lab's tag: check reports the running
+    # container as stale (it keeps running; its next start uses the new pin)
+    moved = image_hub.site_file.with_name("moved.yaml")
+    moved.write_text(
+        image_hub.site_file.read_text().replace(
+            f"launcher/pytorch:2.13-cpu@{registry.pinned_digest}", "launcher/pytorch:2.13-next"
+        )
+    )
+    check = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "images", "check", "--config", str(moved)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert f"{c.name} runs {c.attrs['Config']['Image']}, but course pinned now pins" in check.stdout
+    assert "it gets the new image at its next start" in check.stdout
     admin.stop_server("p1")
 
 
