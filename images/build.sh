@@ -79,7 +79,7 @@ with open(path) as f:
 entry = images.get(tag)
 if entry is None:
     sys.exit(3)
-for key in ("torch", "python", "cuda", "base", "index_url"):
+for key in ("torch", "python", "cuda", "base", "index_url", "min_driver", "cuda_arch_list"):
     value = entry.get(key)
     print(f"{key}={'' if value is None else value}")
 PY
@@ -106,7 +106,7 @@ PY
             }
             END {
                 if (!found) exit 3
-                n = split("torch python cuda base index_url", keys, " ")
+                n = split("torch python cuda base index_url min_driver cuda_arch_list", keys, " ")
                 for (i = 1; i <= n; i++) print keys[i] "=" val[keys[i]]
             }' "$MATRIX"
     fi

@@ -151,7 +151,7 @@ def cmd_images(args) -> int:
             print(f"note: {note}")
     else:
         failures = prepull(cli.api, course_images(site), site.images.prepull_concurrency)
-        problems = [f"{ref}: {why}" for ref, why in failures.items() if why]
+        return 1 if any(failures.values()) else 0  # prepull printed each failure already
     for problem in problems:
         print(f"problem: {problem}")
     return 1 if problems else 0

@@ -383,6 +383,10 @@ def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = Non
     ):
         hub = site.hub.model_copy(update={"data_dir": (base_dir / site.hub.data_dir).resolve()})
         site = site.model_copy(update={"hub": hub})
+    bundle = site.images.session_ca_bundle
+    if base_dir is not None and bundle is not None and not bundle.is_absolute():
+        images = site.images.model_copy(update={"session_ca_bundle": (base_dir / bundle).resolve()})
+        site = site.model_copy(update={"images": images})
     return site
 
 

@@ -331,7 +331,7 @@ class CourseSpawner(DockerSpawner):
                 reason="image_missing",
                 status_code=503,
             )
-        self._emit(16, f"Downloading the course image {image} (first start after a new pin)")
+        self._emit(16, f"Downloading the course image {image}")
         loop = asyncio.get_running_loop()
 
         def report(progress):

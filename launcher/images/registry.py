@@ -17,6 +17,8 @@ spawn page, admins in ``launcher images check``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from docker.errors import APIError, NotFound
 
 from .refs import ImageRef, parse
@@ -163,5 +165,7 @@ def explain(ref_str: str, exc: Exception) -> str:
     """The sentence for a failed pull or registry question about ``ref_str``."""
     ref = parse(ref_str)
     if _is_not_found(exc):
-        return _missing_digest(ref, None) if ref.digest else _missing_tag(ref)
+        if ref.digest:  # say nothing about the tag: a pull does not tell whether it exists
+            return _missing_digest(replace(ref, tag=""), None)
+        return _missing_tag(ref)
     return _failure(ref, exc)
