@@ -20,7 +20,8 @@
 # Idempotent: an existing REPO:TAG is kept (and pushed, with --push) unless --force.
 # When the base image is neither local nor pullable (no registry), a Debian bookworm base is
 # bootstrapped with debootstrap and imported as launcher-base:bookworm (reused afterwards;
-# LAUNCHER_BOOTSTRAP_IMAGE names it otherwise).
+# LAUNCHER_BOOTSTRAP_IMAGE names it otherwise). `--base launcher-base:bookworm` bootstraps it
+# without trying any registry first (what `make up` / `make test` do: they contact none).
 # jupyterhub-singleuser gets the hub's version: $LAUNCHER_JUPYTERHUB_VERSION, else the
 # jupyterhub== pin of ../pyproject.toml, else the Dockerfile default; $LAUNCHER_JUPYTERLAB_VERSION
 # overrides the JupyterLab version.
@@ -192,6 +193,9 @@ bootstrap_base() {
 
 if docker image inspect "$BASE" >/dev/null 2>&1; then
     say "base image $BASE is present locally"
+elif [ "$BASE" = "$BOOTSTRAP_IMAGE" ]; then
+    # asked for the bootstrapped base itself: make it, without asking any registry
+    bootstrap_base
 elif say "pulling base image $BASE" && docker pull -q "$BASE" >"$WORK/pull.log" 2>&1; then
     say "pulled $BASE"
 else

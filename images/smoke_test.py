@@ -5,7 +5,8 @@
 Checks that torch imports and is the version the image promises (LAUNCHER_TORCH_VERSION),
 that its CUDA build matches the image tag (-cpu: none, -cudaX.Y: X.Y), that
 jupyterhub-singleuser is the hub's version (LAUNCHER_JUPYTERHUB_VERSION), that Python is
-LAUNCHER_PYTHON_VERSION, and that the session runs as uid 1000 with a writable $HOME.
+LAUNCHER_PYTHON_VERSION, that JupyterLab starts and serves /lab, and that the session runs
+as uid 1000 with a writable $HOME.
 Exits 1 with one message per failed check; prints a one-line OK summary otherwise.
 Standard library only (besides torch), so it also runs on a broken image.
 """
@@ -103,6 +104,11 @@ def main() -> int:
     except (OSError, subprocess.SubprocessError) as exc:
         failures.append(f"jupyterhub-singleuser --version failed: {exc!r}")
 
+    # JupyterLab really starts and serves its page
+    lab_error = jupyterlab_starts()
+    if lab_error:
+        failures.append(lab_error)
+
     # user and home
     uid = os.getuid()
     if uid != STUDENT_UID:
@@ -125,9 +131,55 @@ def main() -> int:
         return 1
     print(
         f"OK {tag}: python {have_python}, torch {torch_version} (cuda {cuda}), "
-        f"jupyterhub-singleuser {hub_version}, uid {uid}, HOME {home} writable"
+        f"jupyterhub-singleuser {hub_version}, JupyterLab starts, uid {uid}, HOME {home} writable"
     )
     return 0
+
+
+def jupyterlab_starts(timeout: float = 90) -> str | None:
+    """Start JupyterLab on a free loopback port and wait for /lab to answer 200; None if it does."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    try:
+        proc = subprocess.Popen(
+            [
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--IdentityProvider.token=",
+                "--ServerApp.root_dir=/tmp",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as exc:
+        return f"JupyterLab cannot be started: {exc}"
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return f"JupyterLab exited with {proc.returncode}: {proc.stderr.read()[-500:]}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=5) as resp:
+                    if resp.status == 200:
+                        return None
+            except OSError:
+                time.sleep(0.5)
+        return f"JupyterLab did not answer on /lab within {timeout:.0f}s"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

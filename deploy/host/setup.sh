@@ -86,7 +86,8 @@ fi
 
 # --- teaching images used by the demo site file ------------------------------------------------
 for tag in ${LAUNCHER_IMAGE_TAGS:-2.13-cpu}; do
-    bash images/build.sh "$tag"
+    # the debootstrapped base: set-up asks no registry (there may be none, and tests reach none)
+    bash images/build.sh "$tag" --base launcher-base:bookworm
 done
 # --- the engine must accept GPU device requests for the GPU tests ------------------------------
 if [ $FAKE_GPU = 1 ]; then
