@@ -110,6 +110,16 @@ class Hub:
                 found.append(container)
         return found
 
+    def container_of(self, username: str):
+        """The one container serving ``username`` (None when there is none)."""
+        found = [
+            c
+            for c in self.containers()
+            if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]
+        ]
+        assert len(found) <= 1, [c.name for c in found]
+        return found[0] if found else None
+
     def volumes(self):
         return [v for v in self.docker.volumes.list() if v.name.startswith(self.prefix + "_")]
 

@@ -90,13 +90,6 @@ def gpu_hub(tmp_path_factory, incompatible_images):
         yield hub
 
 
-def container_of(hub, username):
-    for c in hub.containers():
-        if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]:
-            return c
-    return None
-
-
 def device_ids(container) -> list[str]:
     requests_ = container.attrs["HostConfig"].get("DeviceRequests") or []
     assert all(r["Driver"] == "nvidia" and r["Capabilities"] == [["gpu"]] for r in requests_)
@@ -126,7 +119,7 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
 
     assigned = {}
     for user in ("g1", "g2", "g3", "g4"):
-        c = container_of(hub, user)
+        c = hub.container_of(user)
         (uuid,) = device_ids(c)
         assert visible_devices(c) == uuid
         record = json.loads((HOOK_RECORDS / f"{c.id}.json").read_text())
@@ -152,18 +145,18 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
             break
     else:
         raise AssertionError("g5 never reported a queue position")
-    assert container_of(hub, "g5") is None, "nothing runs while queued"
+    assert hub.container_of("g5") is None, "nothing runs while queued"
     admin.stop_server("g1")
     final = list(progress)
     assert final[-1].get("ready"), final
     assert post.result().status_code in (201, 202)
-    g5 = container_of(hub, "g5")
+    g5 = hub.container_of("g5")
     assert device_ids(g5) == [assigned["g1"]] and visible_devices(g5) == assigned["g1"]
     assigned["g5"] = assigned.pop("g1")
     assert holders(hub) == assigned
 
     # a container killed behind the hub's back frees its GPU within a bounded time
-    container_of(hub, "g2").kill()
+    hub.container_of("g2").kill()
     killed_at = time.monotonic()
     wait_for(lambda: "g2" not in holders(hub), 10 * POLL + 20, "g2's GPU to be freed")
     freed_after = time.monotonic() - killed_at
@@ -172,11 +165,11 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
 
     # a hub restart keeps every assignment and hands out nothing twice; a container that
     # dies while the hub is down frees its GPU when the hub comes back
-    before = {u: container_of(hub, u).id for u in assigned}
+    before = {u: hub.container_of(u).id for u in assigned}
     stop_hub(hub)
-    assert {u: container_of(hub, u).id for u in assigned} == before, "sessions survive"
-    container_of(hub, "g4").kill()
-    wait_for(lambda: container_of(hub, "g4") is None, 30, "g4's container to vanish")
+    assert {u: hub.container_of(u).id for u in assigned} == before, "sessions survive"
+    hub.container_of("g4").kill()
+    wait_for(lambda: hub.container_of("g4") is None, 30, "g4's container to vanish")
     freed_while_down = assigned.pop("g4")
     start_hub(hub)
     assert holders(hub) == assigned
@@ -187,8 +180,8 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
     assert not admin.user_model("g4")["servers"], "the hub noticed g4's server is gone"
     admin.start_server("g2")
     admin.start_server("g4")
-    assigned["g2"] = device_ids(container_of(hub, "g2"))[0]
-    assigned["g4"] = device_ids(container_of(hub, "g4"))[0]
+    assigned["g2"] = device_ids(hub.container_of("g2"))[0]
+    assigned["g4"] = device_ids(hub.container_of("g4"))[0]
     assert {assigned["g2"], assigned["g4"]} == {freed, freed_while_down}
     assert sorted(holders(hub).values()) == sorted(WHOLE)
     assert holders(hub) == assigned
@@ -201,7 +194,7 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
 def test_mig_course_gets_a_mig_instance(gpu_hub):
     admin = gpu_hub.session("admin")
     admin.start_server("m1")
-    c = container_of(gpu_hub, "m1")
+    c = gpu_hub.container_of("m1")
     (uuid,) = device_ids(c)
     assert uuid in MIG and visible_devices(c) == uuid
     admin.stop_server("m1")
@@ -210,7 +203,7 @@ def test_mig_course_gets_a_mig_instance(gpu_hub):
 def test_course_without_gpus_sees_void(gpu_hub):
     admin = gpu_hub.session("admin")
     admin.start_server("student1")
-    c = container_of(gpu_hub, "student1")
+    c = gpu_hub.container_of("student1")
     assert device_ids(c) == []
     assert visible_devices(c) == "void"
     admin.stop_server("student1")
@@ -230,7 +223,7 @@ def test_release_command_stops_the_holder_and_frees_the_gpu(gpu_hub):
     assert "Stopping g3's server" in proc.stdout and "Released." in proc.stdout
     assert "g3" not in holders(gpu_hub)
     wait_for(lambda: not admin.user_model("g3")["servers"], 30, "g3's server to stop")
-    assert container_of(gpu_hub, "g3") is None
+    assert gpu_hub.container_of("g3") is None
 
 
 @pytest.mark.parametrize(
@@ -247,5 +240,5 @@ def test_an_image_that_cannot_run_on_these_gpus_is_refused_before_it_starts(
     resp = admin.api("POST", f"/users/{user}/server")
     assert resp.status_code == 503, resp.text
     assert sentence in resp.json()["message"], resp.json()["message"]
-    assert container_of(gpu_hub, user) is None
+    assert gpu_hub.container_of(user) is None
     assert user not in holders(gpu_hub), "the GPU is handed back"

@@ -85,7 +85,7 @@ def test_pip_install_in_a_session_uses_the_site_index_and_ca(mirror_hub):
     hub, index_url = mirror_hub
     admin = hub.session("admin")
     admin.start_server("student1")
-    (c,) = [x for x in hub.containers() if "JUPYTERHUB_USER=student1" in x.attrs["Config"]["Env"]]
+    c = hub.container_of("student1")
     env = c.attrs["Config"]["Env"]
     assert f"PIP_INDEX_URL={index_url}" in env
     assert "PIP_CERT=/etc/launcher/ca-bundle.pem" in env

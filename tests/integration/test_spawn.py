@@ -10,14 +10,6 @@ from tests.integration.hub import IMAGE, expected_torch_version, wait_for
 pytestmark = pytest.mark.integration
 
 
-def container_of(hub, username):
-    found = [
-        c for c in hub.containers() if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]
-    ]
-    assert len(found) <= 1, [c.name for c in found]
-    return found[0] if found else None
-
-
 def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(hub):
     s = hub.session("student2")
     events = s.start_server()
@@ -30,7 +22,7 @@ def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(h
     ):
         assert step in messages, messages
 
-    first = container_of(hub, "student2")
+    first = hub.container_of("student2")
     assert first is not None and first.status == "running"
     config, host = first.attrs["Config"], first.attrs["HostConfig"]
     assert config["Image"] == IMAGE
@@ -66,11 +58,11 @@ def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(h
     assert first.exec_run(["sh", "-c", "echo dotfile > ~/.config-test"])[0] == 0
 
     s.stop_server()
-    assert container_of(hub, "student2") is None, "the stopped container is removed"
+    assert hub.container_of("student2") is None, "the stopped container is removed"
     assert volume in [v.name for v in hub.volumes()], "the workspace volume is kept"
 
     s.start_server()
-    second = container_of(hub, "student2")
+    second = hub.container_of("student2")
     assert second.id != first.id, "a new container on every start"
     assert s.get(f"{hub.url}/user/student2/lab").status_code == 200  # the browser logs in again
     got = s.get(f"{hub.url}/user/student2/api/contents/notes.txt")
@@ -92,7 +84,7 @@ def test_a_student_cannot_reach_another_students_server(hub):
     # the hub API does not even reveal that student3 exists (JupyterHub answers 404)
     assert other.api("POST", "/users/student3/server").status_code in (403, 404)
     assert other.api("DELETE", "/users/student3/server").status_code in (403, 404)
-    assert container_of(hub, "student3").status == "running"
+    assert hub.container_of("student3").status == "running"
     owner.stop_server()
 
 
@@ -101,7 +93,7 @@ def test_user_options_cannot_name_another_image(hub):
     resp = s.api("POST", "/users/teacher/server", json={"image": "launcher-base:bookworm"})
     assert 400 <= resp.status_code < 500
     assert "only your course's image" in resp.json()["message"]
-    assert container_of(hub, "teacher") is None
+    assert hub.container_of("teacher") is None
     assert s.user_model()["servers"] == {}
 
 
@@ -111,7 +103,7 @@ def test_not_enrolled_gets_a_sentence_and_nothing_runs(hub):
     resp = admin.api("POST", "/users/outsider/server")
     assert resp.status_code == 403
     assert "not on the roster of any course" in resp.json()["message"]
-    assert container_of(hub, "outsider") is None
+    assert hub.container_of("outsider") is None
 
 
 def test_missing_course_image_fails_fast_with_a_sentence(hub):
@@ -120,7 +112,7 @@ def test_missing_course_image_fails_fast_with_a_sentence(hub):
     assert resp.status_code == 503
     message = resp.json()["message"]
     assert "launcher/pytorch:0.0-never-built is not installed on this server yet" in message
-    assert container_of(hub, "ghoststudent") is None
+    assert hub.container_of("ghoststudent") is None
 
 
 def test_hostile_usernames_get_distinct_safe_containers_and_volumes(hub):
@@ -135,7 +127,7 @@ def test_hostile_usernames_get_distinct_safe_containers_and_volumes(hub):
             f"{name!r}'s server",
             interval=0.5,
         )
-    containers = {name: container_of(hub, name) for name in HOSTILE_USERS}
+    containers = {name: hub.container_of(name) for name in HOSTILE_USERS}
     assert all(c is not None for c in containers.values())
     names = [c.name for c in containers.values()]
     volumes = [c.attrs["Mounts"][0]["Name"] for c in containers.values()]
