@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import dockerhost
-from .hubconfig import course_images, gpu_inventory, host_blockers
+from .hubconfig import course_images, host_blockers
 from .images.checks import check_images, stale_containers
 from .images.prepull import prepull
 from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
@@ -38,8 +38,9 @@ def _proxy_path() -> str:
     return f"{local_bin}{os.pathsep}{path}" if local_bin.is_dir() else path
 
 
-def check(site: Site) -> list[str]:
-    """Check the host against the site file; return one sentence per problem (empty: all good)."""
+def check(site: Site) -> tuple[list[str], list[str]]:
+    """Check the host against the site file: (problems, those with which the hub cannot start),
+    one sentence each; both empty when all is good."""
     problems: list[str] = []
     say = lambda msg: print(f"ok: {msg}")  # noqa: E731
     say(f"site file is valid: {len(site.courses)} course(s)")
@@ -52,10 +53,10 @@ def check(site: Site) -> list[str]:
         problems += check_images(site, cli, say)
         for note in stale_containers(site, cli):
             print(f"note: {note}")
-    blocking = host_blockers(site)
+    units, blocking = host_blockers(site)
     problems += blocking
     if not blocking:
-        say(f"GPUs: {len(gpu_inventory(site))} allocatable unit(s)")
+        say(f"GPUs: {len(units)} allocatable unit(s)")
     if shutil.which("configurable-http-proxy", path=_proxy_path()):
         say("configurable-http-proxy is installed")
     else:
@@ -66,12 +67,12 @@ def check(site: Site) -> list[str]:
     with socket.socket() as sock:
         if sock.connect_ex((site.hub.ip, site.hub.port)) == 0:
             print(f"note: {site.hub.url} already answers (is the hub already running?)")
-    return problems
+    return problems, blocking
 
 
 def cmd_check(args) -> int:
     site = _load(args.config)
-    problems = check(site)
+    problems, _ = check(site)
     for problem in problems:
         print(f"problem: {problem}")
     if problems:
@@ -84,11 +85,10 @@ def cmd_check(args) -> int:
 def cmd_up(args) -> int:
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = _load(str(config))
-    blocking = host_blockers(site)
+    problems, blocking = check(site)
     if blocking:
         print(f"The hub does not start: {' '.join(blocking)}", file=sys.stderr)
         return 1
-    problems = check(site)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     env = {**os.environ, "LAUNCHER_CONFIG": str(config), "PATH": _proxy_path()}

@@ -11,7 +11,6 @@ from urllib.parse import quote
 import requests
 
 from .gpu.inventory import Unit
-from .gpu.quota import period_bounds
 from .hubconfig import GpuConfigError, gpu_inventory
 from .settings import Site
 from .store import Allocation, Store, utcnow
@@ -27,9 +26,8 @@ def gpu_map(site: Site, units: list[Unit], store: Store, now: datetime) -> list[
             quota = site.courses[a.course].quota if a.course in site.courses else None
             used = limit = None
             if quota is not None and quota.gpu_hours is not None:
-                start, _ = period_bounds(quota.period, now)
-                used = round(store.gpu_hours(a.username, a.course, start, now), 2)
-                limit = quota.gpu_hours + store.granted_hours(a.username, a.course, start)
+                used, granted = store.period_use(a.username, a.course, quota.period, now)
+                used, limit = round(used, 2), quota.gpu_hours + granted
             holders.append(
                 {
                     "user": a.username,

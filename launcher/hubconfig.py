@@ -126,11 +126,12 @@ def course_images(site: Site) -> list[str]:
     return list(dict.fromkeys(resolve_image(c.image, mirror) for c in site.courses.values()))
 
 
-def host_blockers(site: Site) -> list[str]:
-    """Problems with which the hub must not start (sentences; empty: none)."""
+def host_blockers(site: Site) -> tuple[list[Unit], list[str]]:
+    """The GPU units, and the problems with which the hub must not start (sentences)."""
+    units: list[Unit] = []
     problems = []
     try:
-        gpu_inventory(site)
+        units = gpu_inventory(site)
     except GpuConfigError as exc:
         problems.append(str(exc))
     bundle = site.images.session_ca_bundle
@@ -139,7 +140,7 @@ def host_blockers(site: Site) -> list[str]:
             f"images.session_ca_bundle names {bundle}, which is not a file on this host "
             "(give the full PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)."
         )
-    return problems
+    return units, problems
 
 
 class GpuConfigError(RuntimeError):

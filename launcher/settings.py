@@ -179,6 +179,14 @@ class Course(_Strict):
         return list(dict.fromkeys([*self.instructors, *self.students]))
 
 
+def find_course(courses: dict[str, Course], username: str) -> tuple[str, Course] | None:
+    """The first course (id, course) whose roster holds ``username``; None: not enrolled."""
+    for course_id, course in courses.items():
+        if username in course.members:
+            return course_id, course
+    return None
+
+
 class GpuDevice(_Strict):
     index: int = Field(ge=0)
     uuid: str = Field(pattern=r"^(GPU|MIG)-[A-Za-z0-9-]+$")
@@ -247,10 +255,8 @@ class Site(_Strict):
 
     def course_of(self, username: str) -> str | None:
         """The first course whose roster holds ``username`` (None: not enrolled)."""
-        for course_id, course in self.courses.items():
-            if username in course.members:
-                return course_id
-        return None
+        found = find_course(self.courses, username)
+        return found[0] if found else None
 
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{self.data_dir() / 'launcher.sqlite'}"

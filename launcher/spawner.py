@@ -26,7 +26,7 @@ from .images import hostcheck
 from .images.matrix import tag_for_image
 from .images.pull import PullError, pull
 from .images.refs import resolve as resolve_image
-from .settings import Course
+from .settings import Course, find_course
 from .store import Store
 
 #: one broker per hub process and store (all spawners share it)
@@ -139,10 +139,7 @@ class CourseSpawner(DockerSpawner):
         return {cid: Course.model_validate(data) for cid, data in self.courses.items()}
 
     def _find_course(self) -> tuple[str, Course] | None:
-        for course_id, course in self.catalog.items():
-            if self.user.name in course.members:
-                return course_id, course
-        return None
+        return find_course(self.catalog, self.user.name)
 
     def _course(self) -> tuple[str, Course]:
         found = self._find_course()
@@ -372,7 +369,7 @@ class CourseSpawner(DockerSpawner):
 
     def get_env(self):
         env = super().get_env()
-        course_id = getattr(self, "course_id", None) or self._course_id_or_none()
+        course_id = self.course_id or self._course_id_or_none()
         env.update(container.container_env(course_id, self.image, list(self.gpu_uuids)))
         env.update(
             container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))

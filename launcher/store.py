@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from .gpu.quota import period_bounds
+
 metadata = MetaData()
 
 allocations = Table(
@@ -186,6 +188,15 @@ class Store:
             if end > start:
                 total += (end - start).total_seconds() / 3600
         return total
+
+    def period_use(
+        self, username: str, course: str, period: str, now: datetime
+    ) -> tuple[float, float]:
+        """GPU-hours used and extra hours granted so far in the current ``period``."""
+        start, _ = period_bounds(period, now)
+        return self.gpu_hours(username, course, start, now), self.granted_hours(
+            username, course, start
+        )
 
     def grant(self, username: str, course: str, hours: float, by: str, at: datetime) -> None:
         with self.engine.begin() as conn:

@@ -17,7 +17,7 @@ from typing import Literal
 from ..store import Allocation, Store, utcnow
 from .allocator import GpuPolicy, Holding, Shortage, choose
 from .inventory import Unit
-from .quota import Quota, period_bounds, quota_refusal
+from .quota import Quota, quota_refusal
 
 
 def _holdings(active: list[Allocation]) -> list[Holding]:
@@ -82,12 +82,6 @@ class GpuBroker:
 
     def queue(self) -> list[tuple[str, str]]:
         return [(w.username, w.course) for w in self._queue]
-
-    def position(self, username: str, server: str = "") -> int | None:
-        for i, w in enumerate(self._queue, 1):
-            if w.username == username and w.server == server:
-                return i
-        return None
 
     # --- acquiring ---
 
@@ -219,9 +213,7 @@ class GpuBroker:
         if quota is None or quota.gpu_hours is None:
             return None
         now = self.clock()
-        start, end = period_bounds(quota.period, now)
-        used = self.store.gpu_hours(username, course, start, min(end, now))
-        granted = self.store.granted_hours(username, course, start)
+        used, granted = self.store.period_use(username, course, quota.period, now)
         return quota_refusal(quota, used, granted, now, course, self._contact(course))
 
     def _contact(self, course: str) -> str:
