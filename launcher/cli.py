@@ -1,4 +1,4 @@
-"""The ``launcher`` command: ``up``, ``check``, ``gpus`` and ``images``."""
+"""The ``launcher`` command: ``up``, ``check``, ``courses``, ``gpus`` and ``images``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import dockerhost
+from .catalog import effective_site
 from .hubconfig import course_images, host_blockers
 from .images.checks import check_images, stale_containers
 from .images.prepull import prepull
@@ -31,6 +32,14 @@ def _load(path: str | None) -> Site:
         raise SystemExit(2) from None
 
 
+def _with_catalog(site: Site) -> Site:
+    """The site with the store's courses too; the site file's alone before the first start."""
+    try:
+        return effective_site(site)
+    except StoreUnavailable:
+        return site
+
+
 def _proxy_path() -> str:
     """PATH with the repository's node_modules/.bin (configurable-http-proxy) in front."""
     local_bin = REPO_ROOT / "node_modules" / ".bin"
@@ -43,7 +52,14 @@ def check(site: Site) -> tuple[list[str], list[str]]:
     one sentence each; both empty when all is good."""
     problems: list[str] = []
     say = lambda msg: print(f"ok: {msg}")  # noqa: E731
-    say(f"site file is valid: {len(site.courses)} course(s)")
+    site = _with_catalog(site)
+    if site.courses:
+        say(f"site file is valid: {len(site.courses)} course(s) in the catalog")
+    else:
+        problems.append(
+            "There are no courses yet: declare them under 'courses' in the site file, or "
+            "`launcher courses apply -f FILE`."
+        )
     try:
         cli = dockerhost.client(timeout=10)
     except dockerhost.DockerUnavailable as exc:
@@ -119,6 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     grant.add_argument("hours", type=float)
     grant.add_argument("--by", default=os.environ.get("USER", "admin"), help="who grants (audit)")
     grant.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    courses = sub.add_parser("courses", help="list, apply and export the course catalog")
+    courses_sub = courses.add_subparsers(dest="courses_command")
+    apply = courses_sub.add_parser("apply", help="make the store's catalog match a course file")
+    apply.add_argument("-f", "--file", required=True, help="course file (courses: {id: ...})")
+    apply.add_argument("--prune", action="store_true", help="remove courses not in the file")
+    apply.add_argument("--dry-run", action="store_true", help="print the changes only")
+    apply.add_argument("--by", default=os.environ.get("USER", "admin"), help="who (audit log)")
+    export = courses_sub.add_parser("export", help="print the store's courses as a course file")
+    export.add_argument("-o", "--output", help="write to this file instead of standard output")
+    whois = courses_sub.add_parser("whois", help="USER's courses and role in each")
+    whois.add_argument("user")
+    for p in (courses, apply, export, whois):
+        p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     images = sub.add_parser("images", help="build, check and pre-pull the course images")
     images_sub = images.add_subparsers(dest="images_command", required=True)
     build = images_sub.add_parser("build", help="build a teaching image from images/matrix.yaml")
@@ -131,7 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         p = images_sub.add_parser(name, help=text)
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     args = parser.parse_args(argv)
-    commands = {"up": cmd_up, "check": cmd_check, "gpus": cmd_gpus, "images": cmd_images}
+    commands = {
+        "up": cmd_up,
+        "check": cmd_check,
+        "courses": cmd_courses,
+        "gpus": cmd_gpus,
+        "images": cmd_images,
+    }
     return commands[args.command](args)
 
 
@@ -139,7 +174,7 @@ def cmd_images(args) -> int:
     if args.images_command == "build":
         script = REPO_ROOT / "images" / "build.sh"
         return subprocess.call(["bash", str(script), args.tag, *args.build_args])
-    site = _load(args.config)
+    site = _with_catalog(_load(args.config))
     try:
         cli = dockerhost.client(timeout=30)
     except dockerhost.DockerUnavailable as exc:
@@ -157,11 +192,29 @@ def cmd_images(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_courses(args) -> int:
+    from . import coursecli
+
+    site = _load(args.config)
+    try:
+        if args.courses_command == "apply":
+            return coursecli.cmd_apply(site, args.file, args.prune, args.dry_run, args.by)
+        if args.courses_command == "export":
+            return coursecli.cmd_export(site, args.output)
+        if args.courses_command == "whois":
+            return coursecli.cmd_whois(site, args.user)
+        return coursecli.cmd_list(site)
+    except StoreUnavailable as exc:
+        print(f"problem: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_gpus(args) -> int:
     from . import gpucli
 
     site = _load(args.config)
     try:
+        site = effective_site(site)
         if args.gpus_command == "release":
             return gpucli.cmd_release(site, args.target)
         if args.gpus_command == "grant":

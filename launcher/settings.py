@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import yaml
@@ -73,6 +73,7 @@ def _course_id(value: str) -> str:
 Username = Annotated[str, AfterValidator(_username)]
 CourseId = Annotated[str, AfterValidator(_course_id)]
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
+M = TypeVar("M", bound=BaseModel)
 _BYTES = re.compile(r"^\d+(\.\d+)?[KMGT]?$")
 
 
@@ -165,18 +166,48 @@ class CourseQuota(_Strict):
     period: Literal["day", "week", "month"] = "week"
 
 
+class CourseGroups(_Strict):
+    """Group names (JupyterHub groups, or the identity provider's group claims) whose members
+    get a role in the course, in addition to the rosters."""
+
+    students: list[str] = Field(default_factory=list, description="e.g. [cs-dl101-2026]")
+    tas: list[str] = Field(default_factory=list)
+    instructors: list[str] = Field(default_factory=list)
+
+
+class CourseMaterials(_Strict):
+    """A host directory mounted into every server of the course: read-only for students,
+    read-write for instructors and TAs."""
+
+    enabled: bool = Field(True, description="false: no materials directory")
+    path: Path | None = Field(
+        None, description="host directory (default: <data_dir>/materials/<course id>)"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute():
+            raise ValueError(f"{str(value)!r} is not a full path; give one such as /srv/dl101")
+        return value
+
+
 class Course(_Strict):
     title: str = Field(min_length=1)
     image: ImageRef
     students: list[Username] = Field(default_factory=list)
     instructors: list[Username] = Field(default_factory=list)
+    tas: list[Username] = Field(default_factory=list)
+    groups: CourseGroups = CourseGroups()
+    materials: CourseMaterials = CourseMaterials()
     resources: Resources = Resources()
     gpu: CourseGpu = CourseGpu()
     quota: CourseQuota = CourseQuota()
 
     @property
     def members(self) -> list[str]:
-        return list(dict.fromkeys([*self.instructors, *self.students]))
+        """Everyone on the rosters (staff first)."""
+        return list(dict.fromkeys([*self.instructors, *self.tas, *self.students]))
 
 
 def find_course(courses: dict[str, Course], username: str) -> tuple[str, Course] | None:
@@ -245,13 +276,10 @@ class Site(_Strict):
     store: StoreSettings = StoreSettings()
     auth: AuthSettings = AuthSettings()
     admins: list[Username] = Field(default_factory=list)
-    courses: dict[CourseId, Course]
-
-    @model_validator(mode="after")
-    def _check_courses(self) -> Site:
-        if not self.courses:
-            raise ValueError("at least one course is needed under 'courses'")
-        return self
+    courses: dict[CourseId, Course] = Field(
+        default_factory=dict,
+        description="courses declared in the site file (more come from `launcher courses apply`)",
+    )
 
     def course_of(self, username: str) -> str | None:
         """The first course whose roster holds ``username`` (None: not enrolled)."""
@@ -342,7 +370,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return []
 
 
-def _describe(err: dict, root: yaml.Node | None, name: str) -> str:
+def _describe(err: dict, root: yaml.Node | None, name: str, model: type[BaseModel]) -> str:
     loc = tuple(
         p
         for p in err["loc"]
@@ -353,7 +381,7 @@ def _describe(err: dict, root: yaml.Node | None, name: str) -> str:
     line = (node.start_mark.line + 1) if node is not None else 1
     kind = err["type"]
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(Site, loc), n=1)
+        close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(model, loc), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{name}:{line}: {key}: unknown key{hint}"
     if kind == "missing":
@@ -364,8 +392,8 @@ def _describe(err: dict, root: yaml.Node | None, name: str) -> str:
     return f"{name}:{line}: {key}: {message}"
 
 
-def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = None) -> Site:
-    """Validate the text of a site file. Relative paths resolve against ``base_dir``."""
+def parse_yaml(text: str, model: type[M], name: str, what: str = "site file") -> M:
+    """Validate YAML ``text`` as ``model``; every problem names ``name``, the line and the key."""
     try:
         root = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)
@@ -376,12 +404,17 @@ def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = Non
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SiteFileError(name, [f"{name}:1: the site file must be a mapping of keys"])
+        raise SiteFileError(name, [f"{name}:1: the {what} must be a mapping of keys"])
     try:
-        site = Site.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err, root, name) for err in exc.errors()]
+        problems = [_describe(err, root, name, model) for err in exc.errors()]
         raise SiteFileError(name, problems) from None
+
+
+def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = None) -> Site:
+    """Validate the text of a site file. Relative paths resolve against ``base_dir``."""
+    site = parse_yaml(text, Site, name)
     if (
         base_dir is not None
         and site.hub.data_dir is not None
@@ -404,3 +437,21 @@ def load_site(path: Path | str | None = None) -> Site:
     except OSError as exc:
         raise SiteFileError(path, [f"{path}: cannot read the site file ({exc.strerror})"]) from None
     return parse_site(text, name=str(path), base_dir=path.resolve().parent)
+
+
+class CourseFile(_Strict):
+    """A course file for ``launcher courses apply -f FILE``: ``courses: {id: {...}}``."""
+
+    courses: dict[CourseId, Course]
+
+
+def load_course_file(path: Path | str) -> CourseFile:
+    """Read and validate a course file; problems name the file, the line and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteFileError(
+            path, [f"{path}: cannot read the course file ({exc.strerror})"]
+        ) from None
+    return parse_yaml(text, CourseFile, str(path), what="course file")

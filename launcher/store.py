@@ -1,4 +1,5 @@
-"""The launcher's own database: GPU allocations, which double as the usage ledger.
+"""The launcher's own database: GPU allocations (which double as the usage ledger), the course
+catalog managed with ``launcher courses apply`` and its audit log.
 
 SQLite in the data directory by default; any SQLAlchemy URL (PostgreSQL) through
 ``store.url`` in the site file. Every allocation is a row with its start and, once released,
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     Float,
@@ -19,7 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
+    delete,
     func,
     insert,
     select,
@@ -55,6 +59,27 @@ quota_grants = Table(
     Column("extra_hours", Float, nullable=False),
     Column("granted_by", String(255), nullable=False),
     Column("granted_at", DateTime(timezone=False), nullable=False),
+)
+
+
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+    Column("updated_by", String(255), nullable=False),
+)
+
+course_audit = Table(
+    "course_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("course", String(64), nullable=False, index=True),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("at", DateTime(timezone=False), nullable=False),
 )
 
 
@@ -174,6 +199,50 @@ class Store:
                 )
             )
             return [Allocation(**row._mapping) for row in rows]
+
+    # --- course catalog ---
+
+    def course_specs(self) -> dict[str, dict]:
+        """Course id -> its spec (as validated and dumped), ordered by id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(courses.c.id, courses.c.spec).order_by(courses.c.id))
+            return {row.id: row.spec for row in rows}
+
+    def write_courses(
+        self,
+        upserts: dict[str, dict],
+        removals: Iterable[str],
+        audit: list[tuple[str, str, str]],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Create/replace ``upserts``, delete ``removals`` and log ``audit`` (course, action,
+        details) in one transaction."""
+        with self.engine.begin() as conn:
+            for course_id, spec in upserts.items():
+                conn.execute(delete(courses).where(courses.c.id == course_id))
+                conn.execute(
+                    insert(courses).values(id=course_id, spec=spec, updated_at=at, updated_by=actor)
+                )
+            removals = list(removals)
+            if removals:
+                conn.execute(delete(courses).where(courses.c.id.in_(removals)))
+            if audit:
+                conn.execute(
+                    insert(course_audit),
+                    [
+                        dict(course=c, actor=actor, action=action, details=details, at=at)
+                        for c, action, details in audit
+                    ],
+                )
+
+    def audit_log(self, course: str | None = None) -> list[dict]:
+        """The catalog's audit log (oldest first), optionally for one course."""
+        query = select(course_audit).order_by(course_audit.c.id)
+        if course is not None:
+            query = query.where(course_audit.c.course == course)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     # --- quota ---
 

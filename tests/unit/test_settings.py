@@ -108,9 +108,14 @@ def test_yaml_syntax_error_has_a_line():
     assert len(found) == 1 and found[0].startswith("site.yaml:") and "YAML syntax error" in found[0]
 
 
-@pytest.mark.parametrize("text", ["", "courses: {}\n", "- a\n- b\n"])
-def test_empty_or_wrong_shape(text):
+@pytest.mark.parametrize("text", ["- a\n- b\n", "courses: []\n"])
+def test_wrong_shape(text):
     assert problems(text)
+
+
+@pytest.mark.parametrize("text", ["", "courses: {}\n"])
+def test_a_site_file_may_leave_the_courses_to_the_store(text):
+    assert parse_site(text).courses == {}
 
 
 def test_unreadable_file_is_a_sentence(tmp_path: Path):

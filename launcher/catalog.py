@@ -1,0 +1,163 @@
+"""The course catalog: the site file's courses plus those kept in the store.
+
+Small setups declare courses in the site file. Departments keep them in the store with
+``launcher courses apply -f FILE`` (declarative and idempotent: it prints what changes, and a
+second run changes nothing) and read them back with ``launcher courses export``. A course id
+lives in exactly one of the two places; the site file's courses are changed in the site file.
+Every change to the store's catalog is written to its audit log (who, what, when).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import yaml
+
+from .settings import Course, Site
+from .store import Store, utcnow
+
+Action = Literal["create", "update", "remove", "unchanged"]
+
+
+class CatalogConflict(ValueError):
+    """A course file that would change a course the site file owns."""
+
+
+@dataclass(frozen=True)
+class Change:
+    course: str
+    action: Action
+    details: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        sign = {"create": "+", "update": "~", "remove": "-", "unchanged": "="}[self.action]
+        text = f"{sign} {self.course}: {self.action}"
+        return text + (f" ({'; '.join(self.details)})" if self.details else "")
+
+
+def spec(course: Course) -> dict:
+    """What the store keeps of a course (JSON types only)."""
+    return course.model_dump(mode="json")
+
+
+def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences, e.g. ``image: a:1 -> a:2``, ``students: +ann -bob``."""
+    found = []
+    for key in dict.fromkeys([*old, *new]):
+        a, b, name = old.get(key), new.get(key), f"{prefix}{key}"
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            found += diff_specs(a, b, name + ".")
+        elif isinstance(a, list) and isinstance(b, list):
+            added = [f"+{v}" for v in b if v not in a]
+            removed = [f"-{v}" for v in a if v not in b]
+            found.append(f"{name}: {' '.join(added + removed) or 'reordered'}")
+        else:
+            found.append(f"{name}: {a} -> {b}")
+    return found
+
+
+def plan(
+    current: Mapping[str, dict],
+    wanted: Mapping[str, dict],
+    site_owned: Mapping[str, Course],
+    prune: bool = False,
+) -> list[Change]:
+    """The changes that turn the store's ``current`` specs into ``wanted`` (pure)."""
+    clashes = sorted(set(wanted) & set(site_owned))
+    if clashes:
+        raise CatalogConflict(
+            f"The course(s) {', '.join(clashes)} are declared in the site file; change them "
+            "there, or remove them from the site file before managing them with "
+            "`launcher courses apply`."
+        )
+    changes = []
+    for course_id, new in wanted.items():
+        old = current.get(course_id)
+        if old is None:
+            changes.append(Change(course_id, "create", [f"image: {new['image']}"]))
+        elif old != new:
+            changes.append(Change(course_id, "update", diff_specs(old, new)))
+        else:
+            changes.append(Change(course_id, "unchanged"))
+    for course_id in current:
+        if course_id not in wanted:
+            if prune:
+                changes.append(Change(course_id, "remove", ["workspaces are kept"]))
+            else:
+                changes.append(Change(course_id, "unchanged", ["not in the file; --prune removes"]))
+    return changes
+
+
+class Catalog:
+    """Read and change the effective catalog (site file first, then the store)."""
+
+    def __init__(self, site_courses: Mapping[str, Course], store: Store):
+        self.site_courses = dict(site_courses)
+        self.store = store
+
+    def courses(self) -> dict[str, Course]:
+        merged = dict(self.site_courses)
+        for course_id, data in self.store.course_specs().items():
+            if course_id not in merged:
+                merged[course_id] = Course.model_validate(data)
+        return merged
+
+    def source(self, course_id: str) -> str:
+        return "site file" if course_id in self.site_courses else "store"
+
+    def apply(
+        self,
+        wanted: Mapping[str, Course],
+        actor: str,
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> list[Change]:
+        """Make the store's catalog match ``wanted``; returns the changes (audited)."""
+        wanted_specs = {cid: spec(c) for cid, c in wanted.items()}
+        changes = plan(self.store.course_specs(), wanted_specs, self.site_courses, prune)
+        real = [c for c in changes if c.action != "unchanged"]
+        if real and not dry_run:
+            self.store.write_courses(
+                {c.course: wanted_specs[c.course] for c in real if c.action != "remove"},
+                [c.course for c in real if c.action == "remove"],
+                [(c.course, c.action, "; ".join(c.details)) for c in real],
+                actor,
+                now or utcnow(),
+            )
+        return changes
+
+    def export(self) -> str:
+        """The store's courses as a course file (defaults left out); applying it changes
+        nothing."""
+        courses = {
+            cid: Course.model_validate(data).model_dump(mode="json", exclude_defaults=True)
+            for cid, data in self.store.course_specs().items()
+        }
+        return yaml.safe_dump({"courses": courses}, sort_keys=False, allow_unicode=True)
+
+
+#: one catalog per hub process and store (the authenticator and every spawner share it)
+_SHARED: dict[str, Catalog] = {}
+
+
+def shared(site_courses: Mapping[str, Mapping], store_url: str) -> Catalog:
+    """The process-wide catalog for ``store_url``; ``site_courses`` as dumped by the hub config."""
+    found = _SHARED.get(store_url)
+    if found is None:
+        courses = {cid: Course.model_validate(data) for cid, data in site_courses.items()}
+        found = _SHARED[store_url] = Catalog(courses, Store(store_url))
+    return found
+
+
+def effective_site(site: Site) -> Site:
+    """``site`` with the store's courses added, as the hub sees its catalog (raises
+    StoreUnavailable when the store cannot be opened)."""
+    courses = Catalog(site.courses, Store(site.store_url())).courses()
+    return site.model_copy(update={"courses": courses})
