@@ -64,3 +64,12 @@ def create_kwargs() -> dict:
 def workspace_mount(volume: str) -> dict[str, dict[str, str]]:
     """DockerSpawner ``volumes`` entry: the named volume is the whole home directory."""
     return {volume: {"bind": HOME, "mode": "rw"}}
+
+
+#: where a course's materials folder appears inside its containers
+MATERIALS = HOME + "/materials"
+
+
+def materials_mount(source: str, mode: str) -> dict[str, dict[str, str]]:
+    """DockerSpawner ``volumes`` entry for the course materials (``ro`` or ``rw``)."""
+    return {source: {"bind": MATERIALS, "mode": mode}}

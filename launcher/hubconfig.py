@@ -12,7 +12,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import dockerhost
+from . import catalog, dockerhost
+from .courses import staff_roles
 from .gpu import inventory
 from .gpu.inventory import Unit
 from .images import prepull
@@ -26,6 +27,9 @@ CLI_SERVICE = "launcher-cli"
 
 HUB_API_PORT = 8081
 
+#: seconds after which a login is checked against the catalog again (roster changes)
+AUTH_REFRESH_AGE = 60
+
 
 @dataclass(frozen=True)
 class HostFacts:
@@ -37,6 +41,8 @@ class HostFacts:
     admin_password: str
     gpu_units: list[Unit] = field(default_factory=list)
     cli_token: str = ""
+    course_ids: list[str] = field(default_factory=list)  # the catalog when the hub starts
+    members: list[str] = field(default_factory=list)  # everyone on its rosters
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -55,17 +61,28 @@ def configure(c, site: Site, host: HostFacts) -> None:
     proxy_port = site.hub.proxy_api_port or site.hub.port + 1
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_port}"
 
-    # --- who may log in ---
-    members = sorted({name for course in site.courses.values() for name in course.members})
-    c.JupyterHub.authenticator_class = "shared-password"
-    c.SharedPasswordAuthenticator.user_password = host.user_password
-    c.SharedPasswordAuthenticator.admin_password = host.admin_password
-    c.Authenticator.allowed_users = set(members) - set(site.admins)
+    # --- who may log in: the course catalog (site file + store), admins ---
+    site_courses = {cid: course.model_dump(mode="json") for cid, course in site.courses.items()}
+    c.JupyterHub.authenticator_class = "launcher.auth.CoursePasswordAuthenticator"
+    c.CoursePasswordAuthenticator.user_password = host.user_password
+    c.CoursePasswordAuthenticator.admin_password = host.admin_password
+    c.CoursePasswordAuthenticator.courses = site_courses
+    c.CoursePasswordAuthenticator.store_url = site.store_url()
     c.Authenticator.admin_users = set(site.admins)
+    c.Authenticator.auth_refresh_age = AUTH_REFRESH_AGE
+    # the rosters' people exist in the hub from the start (admins and staff see the whole
+    # class); who may log in is still decided by the catalog at each login
+    c.Authenticator.allowed_users = set(host.members) - set(site.admins)
+
+    # --- one server per course: the default server is the first course, the others are
+    # named servers called by their course id (/user/ann/cv201) ---
+    # (a server name that is not one of the user's courses is refused by the spawner)
+    c.JupyterHub.allow_named_servers = True
 
     # --- students' servers ---
     c.JupyterHub.spawner_class = "launcher.spawner.CourseSpawner"
-    c.CourseSpawner.courses = {cid: course.model_dump() for cid, course in site.courses.items()}
+    c.CourseSpawner.courses = site_courses
+    c.CourseSpawner.materials_root = str(data / "materials")
     c.CourseSpawner.name_prefix = site.docker.prefix
     c.CourseSpawner.network_name = site.docker.network
     c.CourseSpawner.use_internal_ip = True
@@ -84,17 +101,21 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.gpu_queue_timeout = site.gpus.queue_timeout
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
+    # --- each course's TAs and instructors reach its students' servers, nobody else's ---
+    roles = staff_roles(host.course_ids)
+
     # --- the launcher command's service: may stop servers, nothing else ---
     if host.cli_token:
         c.JupyterHub.services = [{"name": CLI_SERVICE, "api_token": host.cli_token}]
-        c.JupyterHub.load_roles = [
+        roles.append(
             {
                 "name": CLI_SERVICE,
                 "description": "launcher CLI: stop a GPU holder's server (launcher gpus release)",
                 "scopes": ["servers", "read:users:name"],
                 "services": [CLI_SERVICE],
             }
-        ]
+        )
+    c.JupyterHub.load_roles = roles
 
 
 def host_facts(site: Site) -> HostFacts:
@@ -109,15 +130,25 @@ def host_facts(site: Site) -> HostFacts:
     cli_token = env_or_file("LAUNCHER_CLI_TOKEN", data / "launcher-cli-token", 32)
     client = dockerhost.client()
     gateway = dockerhost.ensure_network(client, site.docker.network)
-    units = gpu_inventory(site)
+    whole = catalog.effective_site(site)  # site file + store courses
+    units = gpu_inventory(whole)
     freed = reconcile_gpus(Store(site.store_url()), client)
     for a in freed:
         say(f"GPU {a.unit_uuid} of {a.username} freed: container {a.container} no longer runs")
     if site.images.prepull and site.images.pull_policy != "never":
-        refs = course_images(site)
+        refs = course_images(whole)
         say(f"Pre-pulling {len(refs)} course image(s) in the background")
         prepull.start_background(client.api, refs, site.images.prepull_concurrency, say)
-    return HostFacts(gateway, data, user_pw.value, admin_pw.value, units, cli_token.value)
+    return HostFacts(
+        gateway,
+        data,
+        user_pw.value,
+        admin_pw.value,
+        units,
+        cli_token.value,
+        list(whole.courses),
+        sorted({name for course in whole.courses.values() for name in course.members}),
+    )
 
 
 def course_images(site: Site) -> list[str]:

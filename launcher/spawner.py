@@ -9,7 +9,8 @@ always takes effect; the workspace is a named volume that neither stop nor the h
 from __future__ import annotations
 
 import asyncio
-from functools import cached_property
+import os
+from pathlib import Path
 
 import docker.errors
 from docker.types import DeviceRequest
@@ -17,7 +18,9 @@ from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from traitlets import Bool, Dict, Enum, Integer, List, Unicode, default
 
-from . import container, names
+from . import catalog, container, names
+from .catalog import Catalog
+from .courses import STAFF, default_course, memberships
 from .gpu.allocator import GpuPolicy
 from .gpu.broker import GpuBroker, GpuRefusal
 from .gpu.inventory import from_declared
@@ -26,8 +29,7 @@ from .images import hostcheck
 from .images.matrix import tag_for_image
 from .images.pull import PullError, pull
 from .images.refs import resolve as resolve_image
-from .settings import Course, find_course
-from .store import Store
+from .settings import Course
 
 #: one broker per hub process and store (all spawners share it)
 _BROKERS: dict[str, GpuBroker] = {}
@@ -131,35 +133,65 @@ class CourseSpawner(DockerSpawner):
         then runs as ``mirror.example.edu/dockerhub/launcher/pytorch:2.13-cpu``.""",
     )
 
+    materials_root = Unicode(
+        "",
+        config=True,
+        help="""Host directory under which each course's materials directory is created when
+        the course names none, e.g. ``/var/lib/launcher/materials`` gives
+        ``/var/lib/launcher/materials/dl101``.""",
+    )
+
     # --- course resolution ---------------------------------------------------------------
 
-    @cached_property
-    def catalog(self) -> dict[str, Course]:
-        """The validated course catalog (``courses`` does not change while the hub runs)."""
-        return {cid: Course.model_validate(data) for cid, data in self.courses.items()}
+    @property
+    def catalog(self) -> Catalog:
+        """The course catalog: the site file's courses plus the store's (read at each start)."""
+        return catalog.shared(self.courses, self.store_url)
 
-    def _find_course(self) -> tuple[str, Course] | None:
-        return find_course(self.catalog, self.user.name)
+    def _memberships(self, courses: dict[str, Course]) -> dict[str, str]:
+        """Course id -> this user's role, from the rosters and the user's course groups."""
+        return memberships(courses, self.user.name, [g.name for g in self.user.groups])
 
-    def _course(self) -> tuple[str, Course]:
-        found = self._find_course()
-        if found:
-            return found
-        raise SpawnException(
-            f"{self.user.name} is not on the roster of any course on this hub. "
-            "Ask your instructor to add you to the course roster.",
-            reason="not_enrolled",
-            status_code=403,
-        )
+    def _course(self) -> tuple[str, Course, str]:
+        """(course id, course, role) of this server: a named server runs the course of its
+        name, the default server the user's first course."""
+        courses = self.catalog.courses()
+        mine = self._memberships(courses)
+        course_id = self.name or default_course(mine)
+        if not mine:
+            raise SpawnException(
+                f"{self.user.name} is not on the roster of any course on this hub. "
+                "Ask your instructor to add you to the course roster.",
+                reason="not_enrolled",
+                status_code=403,
+            )
+        if course_id not in mine:
+            raise SpawnException(
+                f"{self.user.name} is not enrolled in a course called {course_id!r}. Your "
+                f"courses: {', '.join(mine)}; open one at /hub/spawn/{self.user.name}/COURSE.",
+                reason="not_enrolled",
+                status_code=404,
+            )
+        for other in self.user.spawners.values():
+            if other is not self and other.active and getattr(other, "course_id", "") == course_id:
+                where = f"server {other.name!r}" if other.name else "default server"
+                raise SpawnException(
+                    f"Your {course_id} session is already running as your {where}; use that "
+                    "one (one session per course keeps your workspace safe).",
+                    reason="course_running",
+                    status_code=409,
+                )
+        return course_id, courses[course_id], mine[course_id]
 
     def _course_id_or_none(self) -> str:
-        found = self._find_course()
-        return found[0] if found else "none"
+        if self.course_id:
+            return self.course_id
+        mine = self._memberships(self.catalog.courses())
+        return (self.name if self.name in mine else default_course(mine)) or "none"
 
     def _object_name_default(self):
-        return names.container_name(
-            self.name_prefix, self.user.name, self._course_id_or_none(), self.name
-        )
+        """One container per user and course: ``{prefix}_{user}_{course}``."""
+        return names.container_name(self.name_prefix, self.user.name, self._course_id_or_none())
 
     # --- user options: only catalog images ever run ---------------------------------------
 
@@ -213,9 +245,10 @@ class CourseSpawner(DockerSpawner):
 
     async def start(self):
         self._events = []
-        course_id, course = self._course()
+        course_id, course, role = self._course()
         self._emit(5, f"Preparing your {course.title} environment")
-        self._apply_course(course_id, course)
+        self._sync_broker()
+        self._apply_course(course_id, course, role)
         await self._assign_gpus(course_id, course)
         try:
             ip_port = await super().start()
@@ -231,20 +264,30 @@ class CourseSpawner(DockerSpawner):
     def broker(self) -> GpuBroker:
         broker = _BROKERS.get(self.store_url)
         if broker is None:
-            courses = self.catalog
             broker = _BROKERS[self.store_url] = GpuBroker(
-                Store(self.store_url),
+                self.catalog.store,
                 from_declared(self.gpu_units),
-                {cid: _policy(c) for cid, c in courses.items()},
-                {cid: Quota(c.quota.gpu_hours, c.quota.period) for cid, c in courses.items()},
+                {},
                 when_full=self.gpu_when_full,
                 queue_timeout=self.gpu_queue_timeout,
-                contacts={
-                    cid: f"your instructor ({', '.join(c.instructors)})" if c.instructors else ""
-                    for cid, c in courses.items()
-                },
             )
+            self._sync_broker()
         return broker
+
+    def _sync_broker(self) -> None:
+        """Give the broker the catalog's current GPU policies, quotas and contacts."""
+        courses = self.catalog.courses()
+        broker = self.broker
+        broker.policies.update({cid: _policy(c) for cid, c in courses.items()})
+        broker.quotas.update(
+            {cid: Quota(c.quota.gpu_hours, c.quota.period) for cid, c in courses.items()}
+        )
+        broker.contacts.update(
+            {
+                cid: f"your instructor ({', '.join(c.instructors)})" if c.instructors else ""
+                for cid, c in courses.items()
+            }
+        )
 
     async def _assign_gpus(self, course_id: str, course: Course) -> None:
         if course.gpu.per_student:
@@ -296,11 +339,16 @@ class CourseSpawner(DockerSpawner):
             if asyncio.iscoroutine(result):
                 await result
 
-    def _apply_course(self, course_id: str, course: Course) -> None:
+    def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         self.course_id = course_id
         self.image = resolve_image(course.image, self.registry_mirror)
         volume = names.workspace_volume(self.name_prefix, self.user.name, course_id)
         self.volumes = container.workspace_mount(volume)
+        if course.materials.enabled:
+            # students read the course's materials, its TAs and instructors write them
+            mode = "rw" if role in STAFF else "ro"
+            source = self._materials_dir(course_id, course)
+            self.volumes = {**self.volumes, **container.materials_mount(source, mode)}
         if self.session_ca_bundle:
             self.read_only_volumes = {self.session_ca_bundle: container.SESSION_CA_PATH}
         self.mem_limit = course.resources.mem_limit
@@ -310,6 +358,21 @@ class CourseSpawner(DockerSpawner):
             **container.host_config(course.resources),
         }
         self.extra_create_kwargs = {**self.extra_create_kwargs, **container.create_kwargs()}
+
+    def _materials_dir(self, course_id: str, course: Course) -> str:
+        path = course.materials.path or Path(self.materials_root or "/var/lib/launcher/materials")
+        if course.materials.path is None:
+            path = path / course_id
+        try:
+            _ensure_materials_dir(path)
+        except OSError as exc:
+            raise SpawnException(
+                f"The materials folder of {course_id} ({path}) cannot be prepared on the "
+                f"server ({exc.strerror}). Please tell the admin.",
+                reason="materials",
+                status_code=503,
+            ) from None
+        return str(path)
 
     async def pull_image(self, image):
         """Use the local copy; else (pull_policy permitting) pull it, showing bytes."""
@@ -410,3 +473,14 @@ def _policy(course: Course) -> GpuPolicy:
         max_gpus=g.max_gpus,
         cpu_fallback=g.cpu_fallback,
     )
+
+
+def _ensure_materials_dir(path: Path) -> None:
+    """Create a course's materials folder, owned by the containers' user (uid 1000) so that
+    its instructors can write there and its students read it."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=0o755, parents=True)
+    uid, gid = (int(n) for n in container.CONTAINER_USER.split(":"))
+    if os.geteuid() == 0:
+        os.chown(path, uid, gid)

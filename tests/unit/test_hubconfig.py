@@ -8,7 +8,15 @@ from launcher import container
 from launcher.hubconfig import HostFacts, configure
 from launcher.settings import DEMO_SITE_FILE, Resources, load_site
 
-FACTS = HostFacts("172.30.0.1", Path("/srv/launcher"), "class-password", "a" * 32)
+FACTS = HostFacts(
+    "172.30.0.1",
+    Path("/srv/launcher"),
+    "class-password",
+    "a" * 32,
+    cli_token="t" * 32,
+    course_ids=["demo", "dl101"],
+    members=["admin", "ann", "student1"],
+)
 
 
 def configured() -> Config:
@@ -26,13 +34,37 @@ def test_hub_listens_where_the_site_file_says_and_containers_reach_its_api():
     assert c.JupyterHub.cookie_secret_file == "/srv/launcher/jupyterhub_cookie_secret"
 
 
-def test_roster_users_log_in_with_the_class_password_and_admins_with_theirs():
+def test_the_catalog_decides_who_logs_in_with_the_class_password():
     c = configured()
-    assert c.JupyterHub.authenticator_class == "shared-password"
-    assert c.Authenticator.allowed_users == {"student1", "student2", "student3", "teacher"}
+    assert c.JupyterHub.authenticator_class == "launcher.auth.CoursePasswordAuthenticator"
+    # the rosters' people are created at start; the catalog decides at each login
+    assert c.Authenticator.allowed_users == {"ann", "student1"}
+    assert c.CoursePasswordAuthenticator.courses["demo"]["students"] == [
+        "student1",
+        "student2",
+        "student3",
+    ]
+    # the authenticator reads the same store as the spawner
+    assert c.CoursePasswordAuthenticator.store_url == c.CourseSpawner.store_url
     assert c.Authenticator.admin_users == {"admin"}
-    assert c.SharedPasswordAuthenticator.user_password == "class-password"
-    assert c.SharedPasswordAuthenticator.admin_password == "a" * 32
+    assert c.CoursePasswordAuthenticator.user_password == "class-password"
+    assert c.CoursePasswordAuthenticator.admin_password == "a" * 32
+
+
+def test_one_server_per_course_and_staff_roles_per_course():
+    c = configured()
+    assert c.JupyterHub.allow_named_servers is True
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert set(roles) == {"course-demo-staff", "course-dl101-staff", "launcher-cli"}
+    assert roles["course-dl101-staff"]["groups"] == [
+        "course-dl101-tas",
+        "course-dl101-instructors",
+    ]
+    assert all(
+        s.endswith("!group=course-demo-students") for s in roles["course-demo-staff"]["scopes"]
+    )
+    assert roles["launcher-cli"]["scopes"] == ["servers", "read:users:name"]
+    assert c.CourseSpawner.materials_root == "/srv/launcher/materials"
 
 
 def test_course_spawner_gets_the_catalog():

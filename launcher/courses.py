@@ -1,0 +1,97 @@
+"""Course membership and the JupyterHub groups and roles that follow from it (pure functions).
+
+A person's role in a course comes from the course's rosters (``students``, ``tas``,
+``instructors``) and from groups: ``groups.students: [cs-dl101]`` gives every member of the
+JupyterHub / identity-provider group ``cs-dl101`` the student role. The highest role wins
+(instructor > ta > student).
+
+Each course has three JupyterHub groups, ``course-<id>-students``, ``course-<id>-tas`` and
+``course-<id>-instructors``, which the authenticator keeps in step with the catalog at every
+login and token refresh, and one role, ``course-<id>-staff``, held by its TAs' and instructors'
+groups, whose scopes reach the servers of that course's students and nobody else's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .settings import Course
+
+ROLES = ("student", "ta", "instructor")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+STAFF = ("ta", "instructor")
+
+
+def group_name(course_id: str, role: str) -> str:
+    """The JupyterHub group of one role in one course, e.g. ``course-dl101-students``."""
+    return f"course-{course_id}-{role}s"
+
+
+def staff_role_name(course_id: str) -> str:
+    return f"course-{course_id}-staff"
+
+
+def role_in(
+    course_id: str, course: Course, username: str, user_groups: Iterable[str] = ()
+) -> str | None:
+    """``username``'s role in ``course`` (None: not a member). ``user_groups`` may hold the
+    identity provider's groups and the user's JupyterHub groups (``course-<id>-tas`` counts)."""
+    groups = set(user_groups)
+    found = []
+    for role, roster, mapped in (
+        ("student", course.students, course.groups.students),
+        ("ta", course.tas, course.groups.tas),
+        ("instructor", course.instructors, course.groups.instructors),
+    ):
+        if username in roster or groups.intersection([*mapped, group_name(course_id, role)]):
+            found.append(role)
+    return max(found, key=_RANK.__getitem__) if found else None
+
+
+def memberships(
+    catalog: Mapping[str, Course], username: str, user_groups: Iterable[str] = ()
+) -> dict[str, str]:
+    """Course id -> role for every course ``username`` belongs to, in catalog order."""
+    groups = list(user_groups)
+    found = {}
+    for course_id, course in catalog.items():
+        role = role_in(course_id, course, username, groups)
+        if role:
+            found[course_id] = role
+    return found
+
+
+def hub_groups(memberships_: Mapping[str, str]) -> list[str]:
+    """The JupyterHub groups a user belongs to, given their memberships."""
+    return sorted(group_name(cid, role) for cid, role in memberships_.items())
+
+
+def staff_scopes(course_id: str) -> list[str]:
+    """See, start, stop and open the servers of the course's students; nothing else."""
+    students = f"group={group_name(course_id, 'student')}"
+    return [
+        f"read:users!{students}",
+        f"read:servers!{students}",
+        f"servers!{students}",
+        f"access:servers!{students}",
+        f"read:users:activity!{students}",
+        f"read:groups!{students}",
+    ]
+
+
+def staff_roles(course_ids: Iterable[str]) -> list[dict]:
+    """``JupyterHub.load_roles`` entries: one staff role per course, held by its staff groups."""
+    return [
+        {
+            "name": staff_role_name(cid),
+            "description": f"TAs and instructors of {cid}: their students' servers only",
+            "scopes": staff_scopes(cid),
+            "groups": [group_name(cid, "ta"), group_name(cid, "instructor")],
+        }
+        for cid in course_ids
+    ]
+
+
+def default_course(memberships_: Mapping[str, str]) -> str | None:
+    """The course of a user's default server: their first course in catalog order."""
+    return next(iter(memberships_), None)
