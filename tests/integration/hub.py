@@ -120,6 +120,17 @@ class Hub:
         assert len(found) <= 1, [c.name for c in found]
         return found[0] if found else None
 
+    def container_for(self, username: str, course: str):
+        """The container serving ``username`` in ``course`` (None when there is none)."""
+        found = [
+            c
+            for c in self.containers()
+            if f"JUPYTERHUB_USER={username}" in c.attrs["Config"]["Env"]
+            and f"LAUNCHER_COURSE={course}" in c.attrs["Config"]["Env"]
+        ]
+        assert len(found) <= 1, [c.name for c in found]
+        return found[0] if found else None
+
     def volumes(self):
         return [v for v in self.docker.volumes.list() if v.name.startswith(self.prefix + "_")]
 
@@ -157,6 +168,16 @@ class HubSession(requests.Session):
         self.username = username
         return resp
 
+    def open_server(self, path: str) -> requests.Response:
+        """GET a page of someone's server, clicking "Authorize" on the hub's consent page the
+        way a person does when they open a server that is not their own."""
+        resp = self.get(f"{self.hub.url}{path}")
+        if resp.status_code == 200 and "/hub/api/oauth2/authorize" in resp.url:
+            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', resp.text).group(1)
+            scopes = re.findall(r'name="scopes" value="([^"]*)"', resp.text)
+            resp = self.post(resp.url, data={"_xsrf": xsrf, "scopes": scopes})
+        return resp
+
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"X-XSRFToken": self.xsrf("/hub/"), **kwargs.pop("headers", {})}
         return self.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, **kwargs)
@@ -166,9 +187,9 @@ class HubSession(requests.Session):
         resp.raise_for_status()
         return resp.json()
 
-    def iter_progress(self, username: str | None = None, timeout: float = 240):
+    def iter_progress(self, username: str | None = None, timeout: float = 240, server: str = ""):
         """Yield the spawn progress events as they arrive, until ready or failed."""
-        url = f"/users/{username or self.username}/server/progress"
+        url = f"{server_path(username or self.username, server)}/progress"
         with self.api("GET", url, stream=True, timeout=timeout) as resp:
             resp.raise_for_status()
             for line in resp.iter_lines(decode_unicode=True):
@@ -178,9 +199,11 @@ class HubSession(requests.Session):
                     if event.get("ready") or event.get("failed"):
                         return
 
-    def progress_events(self, username: str | None = None, timeout: float = 240) -> list[dict]:
+    def progress_events(
+        self, username: str | None = None, timeout: float = 240, server: str = ""
+    ) -> list[dict]:
         """Read the spawn progress event stream until it says ready or failed."""
-        return list(self.iter_progress(username, timeout))
+        return list(self.iter_progress(username, timeout, server))
 
     def request_server(self, username: str):
         """POST the start request in a thread (it blocks while the spawn is fast); a future."""
@@ -195,7 +218,7 @@ class HubSession(requests.Session):
         pool.shutdown(wait=False)
         return future
 
-    def start_server(self, username: str | None = None, **options) -> list[dict]:
+    def start_server(self, username: str | None = None, server: str = "", **options) -> list[dict]:
         """Ask for a server the way the browser does and return the progress events seen.
 
         The POST blocks while the spawn is fast (JupyterHub's slow_spawn_timeout), so it runs in
@@ -204,7 +227,7 @@ class HubSession(requests.Session):
         name = username or self.username
         post = partial(
             requests.post,
-            f"{self.hub.url}/hub/api/users/{name}/server",
+            f"{self.hub.url}/hub/api{server_path(name, server)}",
             json=options or None,
             cookies=self.cookies.copy(),
             headers={"X-XSRFToken": self.xsrf("/hub/")},
@@ -214,25 +237,34 @@ class HubSession(requests.Session):
             future = pool.submit(post)
             wait_for(
                 lambda: (
-                    future.done() or self.user_model(name)["servers"].get("", {}).get("pending")
+                    future.done() or self.user_model(name)["servers"].get(server, {}).get("pending")
                 ),
                 60,
                 f"{name}'s spawn to begin",
                 interval=0.05,
             )
-            events = [] if future.done() else self.progress_events(name)
+            events = [] if future.done() else self.progress_events(name, server=server)
             resp = future.result()
         assert resp.status_code in (201, 202), f"start {name}: {resp.status_code} {resp.text}"
         if not events or not events[-1].get("ready"):
-            events = self.progress_events(name)
+            events = self.progress_events(name, server=server)
         assert events and events[-1].get("ready"), f"{name} did not become ready: {events}"
         return events
 
-    def stop_server(self, username: str | None = None) -> None:
+    def stop_server(self, username: str | None = None, server: str = "") -> None:
         name = username or self.username
-        resp = self.api("DELETE", f"/users/{name}/server")
+        resp = self.api("DELETE", server_path(name, server))
         assert resp.status_code in (202, 204), f"stop {name}: {resp.status_code} {resp.text}"
-        wait_for(lambda: not self.user_model(name)["servers"], 120, f"{name}'s server to stop")
+        wait_for(
+            lambda: server not in self.user_model(name)["servers"],
+            120,
+            f"{name}'s server to stop",
+        )
+
+
+def server_path(username: str, server: str = "") -> str:
+    """The hub API path of a user's default server or of one of their named servers."""
+    return f"/users/{username}/servers/{server}" if server else f"/users/{username}/server"
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -279,8 +311,10 @@ def running_hub(
     extra_students: list[str] = (),
     site_extra: dict | Callable[[str], dict] | None = None,
     env_extra: dict | None = None,
+    before_start: Callable[[Hub], None] | None = None,
 ):
-    """``site_extra`` may be a function of the students' network gateway (created first)."""
+    """``site_extra`` may be a function of the students' network gateway (created first);
+    ``before_start(hub)`` runs once the site file is written (e.g. `launcher courses apply`)."""
     client = docker.from_env()
     client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
     prefix = "lt" + secrets.token_hex(3)
@@ -301,6 +335,8 @@ def running_hub(
         env=dict(env_extra or {}),
     )
     try:
+        if before_start is not None:
+            before_start(hub)
         start_hub(hub)
         yield hub
     finally:

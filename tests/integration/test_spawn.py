@@ -31,10 +31,14 @@ def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(h
     assert host["Memory"] == 1024**3
     assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]
     assert not host.get("DeviceRequests"), "a course without GPUs requests none"
-    mounts = first.attrs["Mounts"]
-    assert [(m["Type"], m["Destination"]) for m in mounts] == [("volume", "/home/jovyan")]
-    assert not any("docker.sock" in (m.get("Source") or "") for m in mounts)
-    volume = mounts[0]["Name"]
+    mounts = {m["Destination"]: m for m in first.attrs["Mounts"]}
+    assert sorted(mounts) == ["/home/jovyan", "/home/jovyan/materials"]
+    assert mounts["/home/jovyan"]["Type"] == "volume" and mounts["/home/jovyan"]["RW"]
+    # the course materials: a host folder, read-only for a student
+    assert mounts["/home/jovyan/materials"]["Type"] == "bind"
+    assert not mounts["/home/jovyan/materials"]["RW"]
+    assert not any("docker.sock" in (m.get("Source") or "") for m in mounts.values())
+    volume = mounts["/home/jovyan"]["Name"]
 
     code, (out, err) = first.exec_run(
         ["python", "-c", "import torch; print(torch.__version__)"], demux=True
@@ -130,7 +134,9 @@ def test_hostile_usernames_get_distinct_safe_containers_and_volumes(hub):
     containers = {name: hub.container_of(name) for name in HOSTILE_USERS}
     assert all(c is not None for c in containers.values())
     names = [c.name for c in containers.values()]
-    volumes = [c.attrs["Mounts"][0]["Name"] for c in containers.values()]
+    volumes = [
+        m["Name"] for c in containers.values() for m in c.attrs["Mounts"] if m["Type"] == "volume"
+    ]
     assert len(set(names)) == len(set(volumes)) == len(HOSTILE_USERS)
     for container_name in names + volumes:
         assert container_name.isascii() and len(container_name) < 128, container_name

@@ -43,3 +43,28 @@ def test_ledger_round_trip_on_postgresql(postgres_url):
     assert store.gpu_hours("ann", "dl", t0, t0 + timedelta(hours=5)) == pytest.approx(0.5)
     store.grant("ann", "dl", 2, by="admin", at=t0)
     assert store.granted_hours("ann", "dl", t0 - timedelta(days=1)) == 2
+
+
+def test_course_catalog_apply_export_round_trip_on_postgresql(postgres_url, tmp_path):
+    from launcher.catalog import Catalog
+    from launcher.settings import load_course_file
+    from tests.unit.test_catalog import COURSES
+
+    path = tmp_path / "courses.yaml"
+    path.write_text(COURSES)
+    catalog = Catalog({}, Store(fresh(postgres_url)))
+    created = catalog.apply(load_course_file(path).courses, "admin")
+    assert [c.action for c in created] == ["create", "create"]
+    assert catalog.courses()["dl101"].gpu.per_student == 1
+    assert {c.action for c in catalog.apply(load_course_file(path).courses, "admin")} == {
+        "unchanged"
+    }
+    path.write_text(catalog.export())
+    assert {c.action for c in catalog.apply(load_course_file(path).courses, "admin")} == {
+        "unchanged"
+    }
+    path.write_text(COURSES.replace("[ann, bob]", "[ann]"))
+    (dl, _) = catalog.apply(load_course_file(path).courses, "ines")
+    assert dl.details == ["students: -bob"]
+    log = catalog.store.audit_log("dl101")
+    assert [(e["actor"], e["action"]) for e in log] == [("admin", "create"), ("ines", "update")]

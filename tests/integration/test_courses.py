@@ -1,0 +1,200 @@
+"""Courses end to end on a real hub: a store catalog applied with `launcher courses apply`,
+one server per course (named servers) with each course's own image, RBAC for instructors and
+TAs, and materials read-only for students and writable for staff."""
+
+import contextlib
+
+import docker
+import pytest
+import yaml
+
+from tests.integration.hub import IMAGE, running_hub
+
+pytestmark = pytest.mark.integration
+
+#: the same teaching image under a second name: proves each course runs its own pin
+CV_IMAGE = "launcher/pytorch-vision:2.13-cpu"
+
+
+def course_file(path, cv_students, cv_image=CV_IMAGE):
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "courses": {
+                    "cv201": {
+                        "title": "Computer Vision",
+                        "image": cv_image,
+                        "instructors": ["victor"],
+                        "students": cv_students,
+                        "resources": {"mem_limit": "1G"},
+                    }
+                }
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def chub(tmp_path_factory):
+    client = docker.from_env()
+    client.images.get(IMAGE).tag(CV_IMAGE)
+    tmp = tmp_path_factory.mktemp("courses")
+    applied = {}
+
+    def apply_before_start(hub):
+        out = hub.launcher("courses", "apply", "-f", str(course_file(tmp / "c.yaml", ["both"])))
+        applied["out"] = out
+        assert out.returncode == 0, out.stderr
+
+    site = {
+        "courses": {
+            "demo": {
+                "students": ["ann", "both"],
+                "tas": ["tom"],
+                "instructors": ["ines"],
+            }
+        }
+    }
+    try:
+        with running_hub(tmp, "courses", site_extra=site, before_start=apply_before_start) as hub:
+            hub.applied = applied["out"].stdout
+            hub.tmp = tmp
+            yield hub
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(CV_IMAGE, noprune=True)
+
+
+def test_apply_prints_the_diff_and_a_second_apply_changes_nothing(chub):
+    assert "+ cv201: create (image: launcher/pytorch-vision:2.13-cpu)" in chub.applied
+    again = chub.launcher("courses", "apply", "-f", str(chub.tmp / "c.yaml"))
+    assert again.returncode == 0 and "No changes." in again.stdout
+    listing = chub.launcher("courses")
+    assert "cv201" in listing.stdout and "store" in listing.stdout
+    assert "demo" in listing.stdout and "site file" in listing.stdout
+    exported = chub.launcher("courses", "export")
+    assert yaml.safe_load(exported.stdout)["courses"]["cv201"]["students"] == ["both"]
+    clash = chub.tmp / "clash.yaml"
+    clash.write_text("courses:\n  demo:\n    title: X\n    image: launcher/pytorch:2.13-cpu\n")
+    refused = chub.launcher("courses", "apply", "-f", str(clash))
+    assert refused.returncode == 2 and "declared in the site file" in refused.stderr
+
+
+def test_a_student_in_two_courses_gets_one_server_per_course(chub):
+    s = chub.session("both")
+    s.start_server()  # the default server: the first course
+    s.start_server(server="cv201")  # a named server per further course
+    demo, cv = chub.container_for("both", "demo"), chub.container_for("both", "cv201")
+    assert demo.attrs["Config"]["Image"] == IMAGE
+    assert cv.attrs["Config"]["Image"] == CV_IMAGE
+    assert demo.status == cv.status == "running"
+
+    def home(c):
+        return next(m["Name"] for m in c.attrs["Mounts"] if m["Destination"] == "/home/jovyan")
+
+    assert home(demo) != home(cv), "each course has its own workspace"
+    # through the proxy, as the browser does (OAuth dance for the named server first)
+    assert s.get(f"{chub.url}/user/both/cv201/lab").status_code == 200
+    assert s.get(f"{chub.url}/user/both/cv201/api/contents").status_code == 200
+
+    # the same course twice would share one workspace: refused with a sentence
+    twice = s.api("POST", "/users/both/servers/demo")
+    assert twice.status_code == 409, twice.text
+    assert "already running as your default server" in twice.json()["message"]
+    stranger = s.api("POST", "/users/both/servers/physics")
+    assert stranger.status_code == 404
+    assert "not enrolled in a course called 'physics'" in stranger.json()["message"]
+    assert "demo, cv201" in stranger.json()["message"]
+    s.stop_server(server="cv201")
+    s.stop_server()
+
+
+def test_staff_reach_their_course_students_and_nobody_else(chub):
+    ann = chub.session("ann")  # demo student
+    both = chub.session("both")  # demo and cv201 student
+    victor = chub.session("victor")  # cv201 instructor
+    ines = chub.session("ines")  # demo instructor
+    tom = chub.session("tom")  # demo TA
+
+    # the instructor of demo starts, opens and stops a demo student's server
+    assert ines.api("GET", "/users/ann").status_code == 200
+    ines.start_server("ann")
+    assert chub.container_for("ann", "demo").status == "running"
+    # the hub asks ines to confirm that she opens ann's server; then JupyterLab answers
+    assert ines.open_server("/user/ann/lab").status_code == 200
+    through_proxy = ines.get(f"{chub.url}/user/ann/api/contents")
+    assert through_proxy.status_code == 200, through_proxy.status_code
+    # ... but not the instructor of cv201, and no student, and not their own course's staff
+    assert victor.api("GET", "/users/ann").status_code in (403, 404)
+    assert victor.api("DELETE", "/users/ann/server").status_code in (403, 404)
+    assert victor.open_server("/user/ann/lab").status_code == 403  # the dance ends in 403
+    assert victor.get(f"{chub.url}/user/ann/api/contents").status_code == 403
+    assert both.api("DELETE", "/users/ann/server").status_code in (403, 404)
+    assert ines.api("GET", "/users/victor").status_code in (403, 404)
+    assert ines.api("GET", "/users/tom").status_code in (403, 404)
+    # cv201's instructor reaches `both` (a cv201 student), here their demo server too
+    assert victor.api("GET", "/users/both").status_code == 200
+    # a TA of demo may stop the demo student's server
+    tom.stop_server("ann")
+    assert chub.container_for("ann", "demo") is None
+    assert ann.user_model()["servers"] == {}
+
+
+def test_materials_are_read_only_for_students_and_writable_for_staff(chub):
+    ines = chub.session("ines")
+    ines.start_server()
+    staff = chub.container_for("ines", "demo")
+    code, out = staff.exec_run(
+        ["sh", "-c", "echo 'week 1: tensors' > ~/materials/week1.md && id -u"]
+    )
+    assert code == 0, out
+    ann = chub.session("ann")
+    ann.start_server()
+    student = chub.container_for("ann", "demo")
+    code, out = student.exec_run(["cat", "/home/jovyan/materials/week1.md"])
+    assert code == 0 and out == b"week 1: tensors\n"
+    code, out = student.exec_run(["sh", "-c", "echo mine > ~/materials/week1.md"])
+    assert code != 0 and b"Read-only file system" in out
+    code, out = student.exec_run(["touch", "/home/jovyan/materials/new.txt"])
+    assert code != 0
+    # through JupyterLab too: the contents API refuses the save
+    assert ann.get(f"{chub.url}/user/ann/lab").status_code == 200
+    put = ann.put(
+        f"{chub.url}/user/ann/api/contents/materials/answers.txt",
+        json={"type": "file", "format": "text", "content": "x"},
+        headers={"X-XSRFToken": ann.xsrf("/user/ann/")},
+    )
+    assert put.status_code >= 400
+    ann.stop_server()
+    ines.stop_server()
+
+
+def test_a_pin_change_applied_to_the_store_reaches_the_next_start(chub):
+    both = chub.session("both")
+    both.start_server(server="cv201")
+    old = chub.container_for("both", "cv201")
+    assert old.attrs["Config"]["Image"] == CV_IMAGE
+    moved = chub.launcher(
+        "courses", "apply", "-f", str(course_file(chub.tmp / "c2.yaml", ["both", "carl"], IMAGE))
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert f"image: {CV_IMAGE} -> {IMAGE}" in moved.stdout
+    assert "students: +carl" in moved.stdout
+    # the running session is not touched; the next start uses the new pin
+    assert chub.container_for("both", "cv201").id == old.id
+    both.stop_server(server="cv201")
+    both.start_server(server="cv201")
+    assert chub.container_for("both", "cv201").attrs["Config"]["Image"] == IMAGE
+    both.stop_server(server="cv201")
+    # a student added to the roster logs in at once, without a hub restart
+    carl = chub.session("carl")
+    assert carl.user_model()["groups"] == ["course-cv201-students"]
+
+
+def test_someone_removed_from_every_roster_cannot_log_in(chub):
+    chub.launcher("courses", "apply", "-f", str(course_file(chub.tmp / "c3.yaml", ["both"], IMAGE)))
+    page = chub.session("both").get(f"{chub.url}/hub/login")  # still in demo
+    assert page.status_code == 200
+    with pytest.raises(AssertionError, match="login as carl failed: 403"):
+        chub.session("carl")
