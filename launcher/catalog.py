@@ -9,17 +9,20 @@ Every change to the store's catalog is written to its audit log (who, what, when
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
 from .settings import Course, Site
 from .store import Store, utcnow
 
 Action = Literal["create", "update", "remove", "unchanged"]
+log = logging.getLogger("launcher.catalog")
 
 
 class CatalogConflict(ValueError):
@@ -101,10 +104,21 @@ class Catalog:
         self.store = store
 
     def courses(self) -> dict[str, Course]:
+        """Site-file courses, then the store's; a store course this version cannot read (written
+        by a newer launcher) is left out with a warning instead of breaking every login."""
         merged = dict(self.site_courses)
         for course_id, data in self.store.course_specs().items():
-            if course_id not in merged:
+            if course_id in merged:
+                continue
+            try:
                 merged[course_id] = Course.model_validate(data)
+            except ValidationError as exc:
+                log.warning(
+                    "course %s in the store is not valid for this launcher and is left out "
+                    "(re-apply it with `launcher courses apply`): %s",
+                    course_id,
+                    "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                )
         return merged
 
     def source(self, course_id: str) -> str:

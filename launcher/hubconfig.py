@@ -8,8 +8,9 @@ exists) and is what ``jupyterhub_config.py`` calls.
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import catalog, dockerhost
@@ -19,11 +20,20 @@ from .gpu.inventory import Unit
 from .images import prepull
 from .images.refs import resolve as resolve_image
 from .secrets import StoredSecret, ensure_private_dir, env_or_file
-from .settings import Site, load_site
+from .settings import DEMO_SITE_FILE, Site, load_site
 from .store import Store, utcnow
 
 #: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
 CLI_SERVICE = "launcher-cli"
+#: the managed service that enforces session limits (launcher.cullservice), and its scopes
+CULLER_SERVICE = "launcher-culler"
+CULLER_SCOPES = (
+    "list:users",
+    "read:users:activity",
+    "read:users:groups",
+    "read:servers",
+    "delete:servers",
+)
 
 HUB_API_PORT = 8081
 
@@ -43,6 +53,7 @@ class HostFacts:
     cli_token: str = ""
     course_ids: list[str] = field(default_factory=list)  # the catalog when the hub starts
     members: list[str] = field(default_factory=list)  # everyone on its rosters
+    site_file: str = ""  # for the managed services (the culler)
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -104,9 +115,28 @@ def configure(c, site: Site, host: HostFacts) -> None:
     # --- each course's TAs and instructors reach its students' servers, nobody else's ---
     roles = staff_roles(host.course_ids)
 
+    services = []
+    # --- the culler: each course's idle, maximum-age and GPU-idle limits ---
+    if host.site_file:
+        services.append(
+            {
+                "name": CULLER_SERVICE,
+                "command": [sys.executable, "-m", "launcher.cullservice"],
+                "environment": {"LAUNCHER_CONFIG": host.site_file},
+            }
+        )
+        roles.append(
+            {
+                "name": CULLER_SERVICE,
+                "description": "launcher culler: stop servers past their course's limits",
+                "scopes": list(CULLER_SCOPES),
+                "services": [CULLER_SERVICE],
+            }
+        )
+
     # --- the launcher command's service: may stop servers, nothing else ---
     if host.cli_token:
-        c.JupyterHub.services = [{"name": CLI_SERVICE, "api_token": host.cli_token}]
+        services.append({"name": CLI_SERVICE, "api_token": host.cli_token})
         roles.append(
             {
                 "name": CLI_SERVICE,
@@ -115,6 +145,7 @@ def configure(c, site: Site, host: HostFacts) -> None:
                 "services": [CLI_SERVICE],
             }
         )
+    c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
 
 
@@ -224,6 +255,8 @@ def say(message: str) -> None:
 
 def load_and_configure(c, path: str | Path | None = None) -> Site:
     """Entry point for jupyterhub_config.py: load the site file and configure ``c``."""
+    path = Path(path or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = load_site(path)
-    configure(c, site, host_facts(site))
+    host = host_facts(site)
+    configure(c, site, replace(host, site_file=str(path)))
     return site

@@ -95,6 +95,9 @@ class HubSettings(_Strict):
     poll_interval: int = Field(
         10, ge=1, le=300, description="seconds between checks that each server still runs"
     )
+    cull_interval: int = Field(
+        60, ge=1, le=3600, description="seconds between the culler's checks of session limits"
+    )
 
     @field_validator("url")
     @classmethod
@@ -192,6 +195,27 @@ class CourseMaterials(_Strict):
         return value
 
 
+class CourseSession(_Strict):
+    """Session limits, enforced by the launcher's culler service (0 turns a limit off)."""
+
+    idle_timeout: int = Field(
+        3600, ge=0, description="seconds without activity before a server is stopped"
+    )
+    max_age: int = Field(0, ge=0, description="seconds after its start a server is stopped")
+    gpu_idle_timeout: int = Field(
+        1800, ge=0, description="seconds at 0% GPU utilisation before a GPU server is stopped"
+    )
+    gpu_idle_warning: int = Field(
+        300, ge=0, description="seconds before a GPU-idle stop that the student is warned"
+    )
+
+    @model_validator(mode="after")
+    def _warning_fits(self) -> CourseSession:
+        if self.gpu_idle_timeout and self.gpu_idle_warning >= self.gpu_idle_timeout:
+            raise ValueError("gpu_idle_warning must be shorter than gpu_idle_timeout")
+        return self
+
+
 class Course(_Strict):
     title: str = Field(min_length=1)
     image: ImageRef
@@ -200,6 +224,7 @@ class Course(_Strict):
     tas: list[Username] = Field(default_factory=list)
     groups: CourseGroups = CourseGroups()
     materials: CourseMaterials = CourseMaterials()
+    session: CourseSession = CourseSession()
     resources: Resources = Resources()
     gpu: CourseGpu = CourseGpu()
     quota: CourseQuota = CourseQuota()

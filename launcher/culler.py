@@ -1,0 +1,118 @@
+"""Session limits per course (pure): idle timeout, maximum age, and GPU-idle culling.
+
+The culler service (``launcher.cullservice``) feeds these functions what it sees: the running
+servers with their activity, the GPU units each holds, and the utilisation NVML reports; they
+answer what to do. No clock, hub or Docker call in here.
+
+* **idle**: no activity (web traffic or kernel activity reported by JupyterLab) for
+  ``idle_timeout`` seconds: stop.
+* **max age**: ``max_age`` seconds after the start: stop, however busy.
+* **GPU idle**: every GPU the server holds showed 0% utilisation at every sample for
+  ``gpu_idle_timeout`` seconds: a warning the student sees ``gpu_idle_warning`` seconds before,
+  then a stop that frees the GPU. Any sample above 0% (or one NVML cannot read) restarts the
+  count, so a GPU is never taken from a student who is using it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from .settings import CourseSession
+
+
+@dataclass(frozen=True)
+class Server:
+    user: str
+    name: str  # "" for the default server
+    course: str
+    started: datetime
+    last_activity: datetime | None
+    gpus: tuple[str, ...] = ()  # the UUIDs of the GPU units it holds
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.user, self.name)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    server: Server
+    action: Literal["stop", "warn"]
+    reason: Literal["idle", "max_age", "gpu_idle"]
+    message: str
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def track_gpu_idle(
+    previous: Mapping[tuple[str, str], datetime],
+    servers: Iterable[Server],
+    utilisation: Mapping[str, int | None],
+    now: datetime,
+) -> dict[tuple[str, str], datetime]:
+    """Since when each GPU server has been idle (all its units at 0%); busy or unknown: absent.
+
+    ``utilisation`` maps a unit UUID (a MIG instance maps to its GPU's figure) to percent.
+    """
+    idle_since = {}
+    for server in servers:
+        if not server.gpus:
+            continue
+        readings = [utilisation.get(uuid) for uuid in server.gpus]
+        if all(r == 0 for r in readings):
+            idle_since[server.key] = previous.get(server.key, now)
+    return idle_since
+
+
+def judge(
+    server: Server,
+    limits: CourseSession,
+    now: datetime,
+    gpu_idle_since: datetime | None = None,
+) -> Verdict | None:
+    """What to do with one running server now (None: leave it alone)."""
+    if limits.max_age and now - server.started >= timedelta(seconds=limits.max_age):
+        return Verdict(
+            server,
+            "stop",
+            "max_age",
+            f"Your {server.course} session reached its limit of {_minutes(limits.max_age)}; "
+            "your files are kept. Start it again from the hub's home page.",
+        )
+    last = server.last_activity or server.started
+    if limits.idle_timeout and now - last >= timedelta(seconds=limits.idle_timeout):
+        return Verdict(
+            server,
+            "stop",
+            "idle",
+            f"Your {server.course} session was stopped after {_minutes(limits.idle_timeout)} "
+            "without activity; your files are kept.",
+        )
+    if limits.gpu_idle_timeout and gpu_idle_since is not None:
+        idle = (now - gpu_idle_since).total_seconds()
+        left = limits.gpu_idle_timeout - idle
+        if left <= 0:
+            return Verdict(
+                server,
+                "stop",
+                "gpu_idle",
+                f"Your {server.course} session was stopped because its GPU was unused for "
+                f"{_minutes(limits.gpu_idle_timeout)}, and others are waiting for GPUs. Your "
+                "files are kept; start it again when you need the GPU.",
+            )
+        if left <= limits.gpu_idle_warning:
+            return Verdict(
+                server,
+                "warn",
+                "gpu_idle",
+                f"Your GPU has been unused for {_minutes(idle)}. This session will be stopped "
+                f"in {_minutes(left)} to free the GPU for others unless you use it (run a "
+                "cell that uses CUDA). Your files are kept either way.",
+            )
+    return None

@@ -1,0 +1,199 @@
+"""The culler: a JupyterHub-managed service that enforces each course's session limits.
+
+Every ``hub.cull_interval`` seconds it lists the running servers (hub API), reads the GPUs'
+utilisation (nvidia-smi), asks :mod:`launcher.culler` what to do, writes the GPU-idle warning
+into the student's home (``~/GPU-IDLE-WARNING.txt``, visible in JupyterLab's file browser) and
+stops servers through the hub API. Its token has only the scopes it needs: ``list:users``,
+``read:users:activity``, ``read:users:groups``, ``read:servers`` and ``delete:servers``.
+
+Run by the hub (``JupyterHub.services``); ``python -m launcher.cullservice --once`` checks once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import docker
+import docker.errors
+import requests
+
+from . import catalog, names
+from .courses import default_course, memberships
+from .culler import Server, Verdict, judge, track_gpu_idle
+from .gpu import metrics
+from .gpu.inventory import Unit
+from .hubconfig import GpuConfigError, gpu_inventory
+from .settings import Site, load_site
+from .store import Store, utcnow
+
+NOTICE = "GPU-IDLE-WARNING.txt"
+log = logging.getLogger("launcher.culler")
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
+
+
+class HubApi:
+    """The few hub API calls the culler makes, with its service token."""
+
+    def __init__(self, url: str, token: str):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    def active_users(self) -> list[dict]:
+        users, offset = [], 0
+        while True:
+            resp = self.session.get(
+                f"{self.url}/users",
+                params={"state": "active", "offset": offset, "limit": 200},
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            page = resp.json()
+            users += page["items"]
+            if not page["_pagination"].get("next"):
+                return users
+            offset = page["_pagination"]["next"]["offset"]
+
+    def stop(self, user: str, server: str) -> None:
+        path = f"/users/{quote(user, safe='')}/" + (
+            f"servers/{quote(server, safe='')}" if server else "server"
+        )
+        resp = self.session.delete(f"{self.url}{path}", timeout=30)
+        if resp.status_code not in (202, 204, 404):
+            resp.raise_for_status()
+
+
+class Culler:
+    def __init__(
+        self,
+        site: Site,
+        api: HubApi,
+        units: list[Unit],
+        read_gpus: Callable[[], dict[str, metrics.Reading]],
+        docker_client,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.site = site
+        self.api = api
+        self.units = units
+        self.read_gpus = read_gpus
+        self.docker = docker_client
+        self.clock = clock
+        self.catalog = catalog.Catalog(site.courses, Store(site.store_url()))
+        self.idle_since: dict[tuple[str, str], datetime] = {}
+        self.warned: set[tuple[str, str]] = set()
+
+    def servers(self) -> list[Server]:
+        courses = self.catalog.courses()
+        held: dict[tuple[str, str], list[str]] = {}
+        for a in self.catalog.store.active():
+            held.setdefault((a.username, a.server), []).append(a.unit_uuid)
+        found = []
+        for user in self.api.active_users():
+            mine = memberships(courses, user["name"], user.get("groups") or [])
+            for name, server in (user.get("servers") or {}).items():
+                course = name or default_course(mine)
+                if not server.get("ready") or course not in courses:
+                    continue
+                found.append(
+                    Server(
+                        user["name"],
+                        name,
+                        course,
+                        _time(server.get("started")) or self.clock(),
+                        _time(server.get("last_activity")),
+                        tuple(held.get((user["name"], name), ())),
+                    )
+                )
+        return found
+
+    def check(self) -> list[Verdict]:
+        """One round: judge every running server, warn and stop as needed."""
+        now = self.clock()
+        servers = self.servers()
+        readings = metrics.per_unit(self.read_gpus(), self.units)
+        utilisation = {uuid: r.utilisation for uuid, r in readings.items()}
+        self.idle_since = track_gpu_idle(self.idle_since, servers, utilisation, now)
+        courses = self.catalog.courses()
+        verdicts = []
+        for server in servers:
+            verdict = judge(
+                server, courses[server.course].session, now, self.idle_since.get(server.key)
+            )
+            if verdict is None and server.key in self.warned:
+                self._notice(server, None)  # busy again: take the warning back
+            elif verdict is not None:
+                verdicts.append(verdict)
+                self._carry_out(verdict, now)
+        return verdicts
+
+    def _carry_out(self, verdict: Verdict, now: datetime) -> None:
+        server = verdict.server
+        log.info("%s %s/%s: %s", verdict.action, server.user, server.name, verdict.reason)
+        if verdict.action == "warn":
+            if server.key not in self.warned:
+                self._notice(server, verdict.message)
+            return
+        self._notice(server, verdict.message if verdict.reason == "gpu_idle" else None)
+        # the ledger says why the GPU came back; the post-stop hook finds nothing left to end
+        self.catalog.store.end_server(server.user, server.name, verdict.reason, now)
+        self.api.stop(server.user, server.name)
+        self.idle_since.pop(server.key, None)
+
+    def _notice(self, server: Server, message: str | None) -> None:
+        """Write (or, with None, remove) the warning in the student's home."""
+        name = names.container_name(self.site.docker.prefix, server.user, server.course)
+        script = f'printf "%s\\n" "$1" > ~/{NOTICE}' if message else f"rm -f ~/{NOTICE}"
+        try:
+            container = self.docker.containers.get(name)
+            container.exec_run(["sh", "-c", script, "sh", message or ""], user="1000:100")
+        except docker.errors.APIError as exc:
+            log.warning("cannot write the notice into %s: %s", name, exc)
+        if message:
+            self.warned.add(server.key)
+        else:
+            self.warned.discard(server.key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="launcher-culler", description=__doc__)
+    parser.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    parser.add_argument("--once", action="store_true", help="check once and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[launcher-culler] %(message)s")
+    site = load_site(args.config)
+    try:
+        units = gpu_inventory(catalog.effective_site(site))
+    except GpuConfigError as exc:
+        log.warning("no GPU utilisation (%s)", exc)
+        units = []
+    api = HubApi(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    culler = Culler(site, api, units, lambda: metrics.read(site.gpus.nvidia_smi), docker.from_env())
+    log.info("checking session limits every %ds", site.hub.cull_interval)
+    try:
+        while True:
+            try:
+                culler.check()
+            except (requests.RequestException, docker.errors.DockerException) as exc:
+                log.warning("this round failed, trying again: %s", exc)
+            if args.once:
+                return 0
+            time.sleep(site.hub.cull_interval)  # the period between rounds
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

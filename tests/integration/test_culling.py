@@ -1,0 +1,109 @@
+"""Session limits on a real hub: the managed culler service stops idle servers, servers past
+their maximum age, and GPU servers whose GPU stays at 0% (after a warning the student sees).
+
+GPU utilisation comes from the fake nvidia-smi (tests/fakes), which reads the file this test
+writes: the lowest layer is the only double; the culler, the hub API and the engine are real.
+"""
+
+import json
+from datetime import datetime
+
+import pytest
+
+from launcher.store import Store
+from tests.integration.hub import running_hub, wait_for
+from tests.integration.test_gpus import FAKES, GPUS
+
+pytestmark = pytest.mark.integration
+
+NOTICE = "/home/jovyan/GPU-IDLE-WARNING.txt"
+SITE = {
+    "hub": {"cull_interval": 1, "poll_interval": 2},
+    "courses": {
+        "gpuidle": {
+            "title": "GPU-idle culling",
+            "image": "launcher/pytorch:2.13-cpu",
+            "students": ["gi1"],
+            "gpu": {"per_student": 1},
+            "session": {"idle_timeout": 0, "gpu_idle_timeout": 8, "gpu_idle_warning": 6},
+        },
+        "shortlab": {
+            "title": "Maximum age",
+            "image": "launcher/pytorch:2.13-cpu",
+            "students": ["ma1"],
+            "session": {"idle_timeout": 0, "max_age": 6},
+        },
+        "idlelab": {
+            "title": "Idle timeout",
+            "image": "launcher/pytorch:2.13-cpu",
+            "students": ["id1"],
+            "session": {"idle_timeout": 6},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def cull_hub(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cullhub")
+    util = tmp / "utilisation.json"
+    # the hub and its culler service (which gets only the hub's fixed environment) both run
+    # this nvidia-smi: the fake, reading the utilisation this test writes
+    smi = tmp / "nvidia-smi"
+    smi.write_text(
+        f'#!/bin/sh\nFAKE_GPU_UTILISATION_FILE={util} exec {FAKES / "nvidia-smi"} "$@"\n'
+    )
+    smi.chmod(0o755)
+    site = {**SITE, "gpus": {"source": "nvidia-smi", "nvidia_smi": str(smi)}}
+    with running_hub(tmp, "culling", [], site) as hub:
+        hub.util = util
+        yield hub
+
+
+def set_utilisation(hub, percent: int) -> None:
+    data = {g["uuid"]: {"utilization.gpu": percent} for g in GPUS}
+    tmp = hub.util.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(hub.util)  # atomic: nvidia-smi never reads half a file
+
+
+def notice(container) -> str | None:
+    code, out = container.exec_run(["cat", NOTICE])
+    return out.decode() if code == 0 else None
+
+
+def test_an_unused_gpu_is_warned_then_stopped_and_use_takes_the_warning_back(cull_hub):
+    set_utilisation(cull_hub, 60)
+    s = cull_hub.session("gi1")
+    s.start_server()
+    container = cull_hub.container_for("gi1", "gpuidle")
+    assert container.attrs["HostConfig"]["DeviceRequests"], "the server holds a GPU"
+
+    set_utilisation(cull_hub, 0)
+    text = wait_for(lambda: notice(container), 30, "the GPU-idle warning in the home")
+    assert "will be stopped in" in text and "files are kept" in text
+    set_utilisation(cull_hub, 45)  # the student runs a CUDA cell
+    wait_for(lambda: notice(container) is None, 30, "the warning to be taken back")
+    assert s.user_model()["servers"][""]["ready"]
+
+    set_utilisation(cull_hub, 0)
+    wait_for(lambda: not s.user_model()["servers"], 60, "the GPU-idle server to be stopped")
+    gpus = json.loads(cull_hub.launcher("gpus", "--json").stdout)
+    assert all(not row["holders"] for row in gpus), "the GPU is free again"
+    assert "stop gi1/: gpu_idle" in cull_hub.log()
+    # the ledger says why the GPU came back
+    store = Store(f"sqlite:///{cull_hub.data_dir / 'launcher.sqlite'}")
+    ended = [a.end_reason for a in store.history(datetime(2000, 1, 1)) if a.username == "gi1"]
+    assert ended == ["gpu_idle"]
+
+
+def test_maximum_age_and_idle_timeout_stop_servers(cull_hub):
+    old, idle = cull_hub.session("ma1"), cull_hub.session("id1")
+    old.start_server()
+    idle.start_server()
+    wait_for(lambda: not old.user_model()["servers"], 60, "the server past its maximum age")
+    wait_for(lambda: not idle.user_model()["servers"], 60, "the idle server to be stopped")
+    log = cull_hub.log()
+    assert "stop ma1/: max_age" in log and "stop id1/: idle" in log
+    # the workspace is kept: a new start finds the same volume
+    assert any(v.name.endswith("_home_ma1_shortlab") for v in cull_hub.volumes())

@@ -1,0 +1,90 @@
+"""Session limits (pure): idle, maximum age and GPU-idle culling, with a controlled clock."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from launcher.culler import Server, judge, track_gpu_idle
+from launcher.gpu import metrics
+from launcher.gpu.inventory import Unit
+from launcher.settings import CourseSession
+
+T0 = datetime(2026, 11, 24, 9, 0)
+LIMITS = CourseSession(
+    idle_timeout=3600, max_age=4 * 3600, gpu_idle_timeout=1800, gpu_idle_warning=300
+)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+GPU_SERVER = Server("ann", "", "dl101", T0, at(0), ("GPU-a",))
+
+
+@pytest.mark.parametrize(
+    "now, last_activity, gpu_idle_since, expected",
+    [
+        (at(10), at(9), None, None),
+        (at(59), at(0), None, None),
+        (at(60), at(0), None, ("stop", "idle")),  # an hour without activity
+        (at(60), None, None, ("stop", "idle")),  # never active: counted from the start
+        (at(239), at(238), None, None),
+        (at(240), at(239), None, ("stop", "max_age")),  # however busy
+        # GPU idle: warned in the last 5 of 30 minutes, then stopped
+        (at(20), at(19), at(0), None),
+        (at(25), at(24), at(0), ("warn", "gpu_idle")),
+        (at(29), at(28), at(0), ("warn", "gpu_idle")),
+        (at(30), at(29), at(0), ("stop", "gpu_idle")),
+        (at(30), at(29), at(5), ("warn", "gpu_idle")),  # idle only since minute 5
+    ],
+)
+def test_judge(now, last_activity, gpu_idle_since, expected):
+    server = Server("ann", "", "dl101", T0, last_activity, ("GPU-a",))
+    verdict = judge(server, LIMITS, now, gpu_idle_since)
+    assert (verdict and (verdict.action, verdict.reason)) == expected
+
+
+def test_limits_of_zero_never_cull():
+    off = CourseSession(idle_timeout=0, max_age=0, gpu_idle_timeout=0)
+    assert judge(GPU_SERVER, off, at(10_000), gpu_idle_since=at(0)) is None
+
+
+def test_sentences_say_what_happens_and_that_files_are_kept():
+    warn = judge(GPU_SERVER, LIMITS, at(26), at(0))
+    assert "stopped in 4 minutes" in warn.message and "files are kept" in warn.message
+    stop = judge(GPU_SERVER, LIMITS, at(31), at(0))
+    assert "GPU was unused for 30 minutes" in stop.message
+    assert "files are kept" in judge(GPU_SERVER, LIMITS, at(61), None).message
+
+
+def test_gpu_idle_tracking_restarts_on_any_use_or_unknown_reading():
+    a = Server("ann", "", "dl101", T0, None, ("GPU-a",))
+    b = Server("bob", "", "dl101", T0, None, ("MIG-1", "GPU-b"))
+    cpu = Server("cy", "", "dl101", T0, None, ())
+    seen = track_gpu_idle({}, [a, b, cpu], {"GPU-a": 0, "MIG-1": 0, "GPU-b": 0}, at(0))
+    assert seen == {("ann", ""): at(0), ("bob", ""): at(0)}  # a CPU server is never GPU-idle
+    seen = track_gpu_idle(seen, [a, b, cpu], {"GPU-a": 0, "MIG-1": 0, "GPU-b": 3}, at(5))
+    assert seen == {("ann", ""): at(0)}, "one busy unit makes the server busy"
+    seen = track_gpu_idle(seen, [a, b], {"GPU-a": None, "MIG-1": 0, "GPU-b": 0}, at(6))
+    assert seen == {("bob", ""): at(6)}, "an unreadable GPU is never called idle"
+
+
+def test_session_warning_must_fit_in_the_timeout():
+    with pytest.raises(ValueError, match="shorter than gpu_idle_timeout"):
+        CourseSession(gpu_idle_timeout=60, gpu_idle_warning=60)
+
+
+def test_nvidia_smi_readings_and_mig_instances_share_their_gpu():
+    csv = "GPU-a, 37, 1200, 61\nGPU-b, [N/A], [N/A], 40\ngarbage line\n"
+    readings = metrics.parse(csv)
+    assert readings["GPU-a"] == metrics.Reading(37, 1200, 61)
+    assert readings["GPU-b"] == metrics.Reading(None, None, 40)
+    units = [
+        Unit(index="0", uuid="GPU-a", model="A100", memory_mib=40960, gpu_uuid="GPU-a"),
+        Unit(index="1:0", uuid="MIG-x", model="A100", memory_mib=5120, gpu_uuid="GPU-a"),
+        Unit(index="2", uuid="GPU-c", model="A100", memory_mib=40960, gpu_uuid="GPU-c"),
+    ]
+    per = metrics.per_unit(readings, units)
+    assert per["MIG-x"].utilisation == 37
+    assert per["GPU-c"].utilisation is None  # not reported: unknown, never idle
