@@ -147,6 +147,24 @@ class Catalog:
             )
         return changes
 
+    def update(self, course_id: str, course: Course, actor: str) -> Change:
+        """Replace one store course (the instructor page's edits); audited."""
+        if course_id in self.site_courses:
+            raise CatalogConflict(
+                f"{course_id} is declared in the site file; an admin changes it there."
+            )
+        current = self.store.course_specs()
+        (change,) = plan({course_id: current[course_id]}, {course_id: spec(course)}, {}, False)
+        if change.action != "unchanged":
+            self.store.write_courses(
+                {course_id: spec(course)},
+                [],
+                [(course_id, change.action, "; ".join(change.details))],
+                actor,
+                utcnow(),
+            )
+        return change
+
     def export(self) -> str:
         """The store's courses as a course file (defaults left out); applying it changes
         nothing."""

@@ -70,6 +70,7 @@ def staff_scopes(course_id: str) -> list[str]:
     """See, start, stop and open the servers of the course's students; nothing else."""
     students = f"group={group_name(course_id, 'student')}"
     return [
+        f"list:users!{students}",
         f"read:users!{students}",
         f"read:servers!{students}",
         f"servers!{students}",
@@ -79,13 +80,15 @@ def staff_scopes(course_id: str) -> list[str]:
     ]
 
 
-def staff_roles(course_ids: Iterable[str]) -> list[dict]:
-    """``JupyterHub.load_roles`` entries: one staff role per course, held by its staff groups."""
+def staff_roles(course_ids: Iterable[str], extra_scopes: Iterable[str] = ()) -> list[dict]:
+    """``JupyterHub.load_roles`` entries: one staff role per course, held by its staff groups
+    (``extra_scopes``: e.g. access to the instructor page)."""
+    extra = list(extra_scopes)
     return [
         {
             "name": staff_role_name(cid),
             "description": f"TAs and instructors of {cid}: their students' servers only",
-            "scopes": staff_scopes(cid),
+            "scopes": staff_scopes(cid) + extra,
             "groups": [group_name(cid, "ta"), group_name(cid, "instructor")],
         }
         for cid in course_ids

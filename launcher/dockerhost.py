@@ -1,6 +1,8 @@
-"""The Docker engine as the hub sees it: the client, the students' network, image presence."""
+"""The host as the hub sees it: the Docker client, the students' network, a free port."""
 
 from __future__ import annotations
+
+import socket
 
 import docker
 import docker.errors
@@ -39,3 +41,10 @@ def ensure_network(cli: docker.DockerClient, name: str) -> str:
         if cfg.get("Gateway"):
             return cfg["Gateway"]
     raise RuntimeError(f"Docker network {name!r} has no gateway address; remove it and retry.")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for a managed service the hub starts)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

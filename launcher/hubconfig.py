@@ -25,6 +25,10 @@ from .store import Store, utcnow
 
 #: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
 CLI_SERVICE = "launcher-cli"
+#: the instructor page (launcher.instructor.app) at /services/courses/, and what it may do
+#: with a visitor's token (JupyterHub narrows it to that visitor's own rights)
+PAGE_SERVICE = "courses"
+PAGE_TOKEN_SCOPES = ("list:users", "read:users", "read:servers", "servers")
 #: the managed service that enforces session limits (launcher.cullservice), and its scopes
 CULLER_SERVICE = "launcher-culler"
 CULLER_SCOPES = (
@@ -53,7 +57,8 @@ class HostFacts:
     cli_token: str = ""
     course_ids: list[str] = field(default_factory=list)  # the catalog when the hub starts
     members: list[str] = field(default_factory=list)  # everyone on its rosters
-    site_file: str = ""  # for the managed services (the culler)
+    site_file: str = ""  # for the managed services (the culler, the instructor page)
+    page_port: int = 0  # a free port on 127.0.0.1 for the instructor page
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -113,7 +118,7 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
     # --- each course's TAs and instructors reach its students' servers, nobody else's ---
-    roles = staff_roles(host.course_ids)
+    roles = staff_roles(host.course_ids, extra_scopes=[f"access:services!service={PAGE_SERVICE}"])
 
     services = []
     # --- the culler: each course's idle, maximum-age and GPU-idle limits ---
@@ -131,6 +136,19 @@ def configure(c, site: Site, host: HostFacts) -> None:
                 "description": "launcher culler: stop servers past their course's limits",
                 "scopes": list(CULLER_SCOPES),
                 "services": [CULLER_SERVICE],
+            }
+        )
+
+    # --- the instructor page: acts with each visitor's own token, holds no power itself ---
+    if host.site_file and host.page_port:
+        services.append(
+            {
+                "name": PAGE_SERVICE,
+                "url": f"http://127.0.0.1:{host.page_port}",
+                "command": [sys.executable, "-m", "launcher.instructor.app"],
+                "environment": {"LAUNCHER_CONFIG": host.site_file},
+                "oauth_client_allowed_scopes": list(PAGE_TOKEN_SCOPES),
+                "display": True,
             }
         )
 
@@ -258,5 +276,5 @@ def load_and_configure(c, path: str | Path | None = None) -> Site:
     path = Path(path or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = load_site(path)
     host = host_facts(site)
-    configure(c, site, replace(host, site_file=str(path)))
+    configure(c, site, replace(host, site_file=str(path), page_port=dockerhost.free_port()))
     return site

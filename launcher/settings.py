@@ -216,6 +216,19 @@ class CourseSession(_Strict):
         return self
 
 
+class InstructorLimits(_Strict):
+    """What a course's instructors may change on the instructor page (set by an admin)."""
+
+    images: list[ImageRef] = Field(
+        default_factory=list,
+        description="pins instructors may choose (the current pin is always allowed)",
+    )
+    max_gpu_per_student: int | None = Field(
+        None, ge=0, le=16, description="highest gpu.per_student (default: the current value)"
+    )
+    max_students: int | None = Field(None, ge=1, description="largest roster (default: any)")
+
+
 class Course(_Strict):
     title: str = Field(min_length=1)
     image: ImageRef
@@ -225,6 +238,7 @@ class Course(_Strict):
     groups: CourseGroups = CourseGroups()
     materials: CourseMaterials = CourseMaterials()
     session: CourseSession = CourseSession()
+    instructor_limits: InstructorLimits = InstructorLimits()
     resources: Resources = Resources()
     gpu: CourseGpu = CourseGpu()
     quota: CourseQuota = CourseQuota()

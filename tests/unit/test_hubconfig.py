@@ -1,5 +1,6 @@
 """configure(c) against a bare traitlets Config, and the pure container builders."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from traitlets.config import Config
@@ -60,11 +61,40 @@ def test_one_server_per_course_and_staff_roles_per_course():
         "course-dl101-tas",
         "course-dl101-instructors",
     ]
-    assert all(
-        s.endswith("!group=course-demo-students") for s in roles["course-demo-staff"]["scopes"]
-    )
+    staff = roles["course-demo-staff"]["scopes"]
+    # their students' servers only, and the instructor page (which holds no power itself)
+    assert all(s.endswith("!group=course-demo-students") for s in staff[:-1])
+    assert staff[-1] == "access:services!service=courses"
     assert roles["launcher-cli"]["scopes"] == ["servers", "read:users:name"]
     assert c.CourseSpawner.materials_root == "/srv/launcher/materials"
+
+
+def test_managed_services_hold_least_privilege():
+    c = Config()
+    facts = replace(FACTS, site_file="/srv/site.yaml", page_port=40123)
+    configure(c, load_site(DEMO_SITE_FILE), facts)
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    page = services["courses"]
+    assert page["url"] == "http://127.0.0.1:40123"
+    assert page["environment"] == {"LAUNCHER_CONFIG": "/srv/site.yaml"}
+    # the page has no token of its own: it acts with each visitor's token, narrowed by the hub
+    assert "api_token" not in page and not any(
+        "courses" in r.get("services", []) for r in c.JupyterHub.load_roles
+    )
+    assert set(page["oauth_client_allowed_scopes"]) == {
+        "list:users",
+        "read:users",
+        "read:servers",
+        "servers",
+    }
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert set(roles["launcher-culler"]["scopes"]) == {
+        "list:users",
+        "read:users:activity",
+        "read:users:groups",
+        "read:servers",
+        "delete:servers",
+    }
 
 
 def test_course_spawner_gets_the_catalog():

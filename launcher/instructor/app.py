@@ -1,0 +1,149 @@
+"""The instructor page, a JupyterHub-managed service at ``/services/courses/``.
+
+People log in through the hub (Hub OAuth). The page acts on the hub with the visitor's own
+OAuth token, whose scopes JupyterHub cuts down to what that person may do: a TA or an
+instructor reaches their own course's students and nobody else, so the service itself holds
+no power over servers. Course edits go through the catalog (validated, within the admin's
+``instructor_limits``, audited with the instructor's name).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from .. import catalog
+from ..catalog import CatalogConflict
+from ..courses import default_course, group_name, memberships
+from ..settings import Course, load_site
+from ..store import Store
+from ..webpage import ServicePage, listen, make_app, server_path, service_prefix
+from .edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
+
+log = logging.getLogger("launcher.instructor")
+
+
+class Page(ServicePage):
+    def course_or_403(self, course_id: str) -> tuple[Course, str]:
+        found = self.staff_courses().get(course_id)
+        if found is None:
+            raise web.HTTPError(403, f"You are not a TA or an instructor of {course_id}.")
+        return found
+
+
+class CoursesHandler(Page):
+    @web.authenticated
+    async def get(self):
+        courses = self.staff_courses()
+        if not courses:
+            raise web.HTTPError(403, "You are not a TA or an instructor of any course.")
+        self.render("instructor/courses.html", courses=courses, user=self.current_user)
+
+
+class CourseHandler(Page):
+    @web.authenticated
+    async def get(self, course_id: str, problems: list[str] = (), saved: str = ""):
+        course, role = self.course_or_403(course_id)
+        self.render(
+            "instructor/course.html",
+            course_id=course_id,
+            course=course,
+            role=role,
+            editable=role in ("instructor", "admin") and self.catalog.source(course_id) == "store",
+            source=self.catalog.source(course_id),
+            images=allowed_images(course),
+            gpu_cap=gpu_cap(course),
+            roster=await self._roster(course_id, course),
+            audit=self.catalog.store.audit_log(course_id)[-20:][::-1],
+            problems=problems,
+            saved=saved,
+        )
+
+    async def _roster(self, course_id: str, course: Course) -> list[dict]:
+        """The course's students (roster, and those in its group through an identity
+        provider's group) with the state of their server of this course."""
+        models = {u["name"]: u for u in await self.hub_users()}  # those the visitor may see
+        group = group_name(course_id, "student")
+        by_group = [n for n, u in models.items() if group in (u.get("groups") or [])]
+        courses = self.catalog.courses()
+        return [
+            roster_row(course_id, name, models.get(name), courses)
+            for name in dict.fromkeys([*course.students, *sorted(by_group)])
+        ]
+
+    @web.authenticated
+    async def post(self, course_id: str):
+        course, role = self.course_or_403(course_id)
+        if role not in ("instructor", "admin"):
+            raise web.HTTPError(403, "Only the course's instructors change the course.")
+        form = EditForm(
+            image=self.get_body_argument("image", course.image),
+            gpu_per_student=self.get_body_argument("gpu_per_student", "0"),
+            students=self.get_body_argument("students", ""),
+            tas=self.get_body_argument("tas", ""),
+            materials=self.get_body_argument("materials", "") == "on",
+        )
+        try:
+            changed = apply_form(course, form)
+            change = self.catalog.update(course_id, changed, self.current_user["name"])
+        except (EditRefused, CatalogConflict) as exc:
+            problems = getattr(exc, "problems", [str(exc)])
+            self.set_status(400)
+            return await self.get(course_id, problems=problems)
+        log.info("%s changed %s: %s", self.current_user["name"], course_id, change.line())
+        saved = "; ".join(change.details) if change.details else "nothing changed"
+        return await self.get(course_id, saved=f"Saved: {saved}. New starts use it.")
+
+
+def roster_row(course_id: str, student: str, model: dict | None, courses: dict) -> dict:
+    """One roster line: the student's server of this course and what it is doing."""
+    if model is None:
+        return {"name": student, "state": "never logged in", "server": None, "running": False}
+    mine = memberships(courses, student, model.get("groups") or [])
+    server = "" if default_course(mine) == course_id else course_id
+    spawner = (model.get("servers") or {}).get(server)
+    if spawner is None:
+        state = "stopped"
+    elif spawner.get("pending"):
+        state = f"{spawner['pending']}ing"
+    else:
+        state = f"running since {(spawner.get('started') or '')[:16].replace('T', ' ')} UTC"
+    return {"name": student, "state": state, "server": server, "running": bool(spawner)}
+
+
+class ServerHandler(Page):
+    """Start or stop one student's server of this course, as the visitor."""
+
+    @web.authenticated
+    async def post(self, course_id: str, student: str, action: str):
+        course, _ = self.course_or_403(course_id)
+        if student not in course.students:
+            raise web.HTTPError(404, f"{student} is not on the roster of {course_id}.")
+        path = server_path(student, self.get_body_argument("server", ""))
+        await self.hub_or_error("POST" if action == "start" else "DELETE", path)
+        self.redirect(url_path_join(self.settings["prefix"], "c", course_id))
+
+
+def app(prefix: str, cat: catalog.Catalog):
+    course = r"c/([a-z][a-z0-9-]{0,30})"
+    return make_app(
+        prefix,
+        [
+            ("", CoursesHandler),
+            (course, CourseHandler),
+            (course + r"/servers/([^/]+)/(start|stop)", ServerHandler),
+        ],
+        cat,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[launcher-courses] %(message)s")
+    site = load_site()
+    listen(app(service_prefix(), catalog.Catalog(site.courses, Store(site.store_url()))), log)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Turn the instructor page's form into a changed course, within the admin's limits (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from ..settings import Course
+
+
+@dataclass(frozen=True)
+class EditForm:
+    image: str
+    gpu_per_student: str
+    students: str  # one username per line (or separated by commas / spaces)
+    tas: str
+    materials: bool
+
+
+class EditRefused(ValueError):
+    """Edits that cannot be made; ``problems`` holds one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def allowed_images(course: Course) -> list[str]:
+    return list(dict.fromkeys([course.image, *course.instructor_limits.images]))
+
+
+def gpu_cap(course: Course) -> int:
+    cap = course.instructor_limits.max_gpu_per_student
+    return course.gpu.per_student if cap is None else cap
+
+
+def names(text: str) -> list[str]:
+    return list(dict.fromkeys(n for n in text.replace(",", " ").split() if n))
+
+
+def apply_form(course: Course, form: EditForm) -> Course:
+    """The course with the form's changes; EditRefused with sentences when outside limits."""
+    problems = []
+    if form.image not in allowed_images(course):
+        problems.append(
+            f"{form.image!r} is not one of the images the admin allows for this course "
+            f"({', '.join(allowed_images(course))})."
+        )
+    try:
+        per_student = int(form.gpu_per_student)
+    except ValueError:
+        per_student = -1
+    if not 0 <= per_student <= gpu_cap(course):
+        problems.append(f"GPUs per student must be a whole number from 0 to {gpu_cap(course)}.")
+    students, tas = names(form.students), names(form.tas)
+    limit = course.instructor_limits.max_students
+    if limit is not None and len(students) > limit:
+        problems.append(f"The roster may hold at most {limit} students; it has {len(students)}.")
+    if problems:
+        raise EditRefused(problems)
+    data = course.model_dump(mode="json")
+    data.update(image=form.image, students=students, tas=tas)
+    data["gpu"]["per_student"] = per_student
+    data["materials"]["enabled"] = form.materials
+    try:
+        return Course.model_validate(data)
+    except ValidationError as exc:
+        raise EditRefused(
+            [
+                f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
+        ) from None

@@ -1,0 +1,148 @@
+"""What the launcher's web pages share: JupyterHub-managed services behind Hub OAuth.
+
+Each page (the instructor page, the GPU dashboard) is a small Tornado app that JupyterHub
+starts as a managed service at ``/services/<name>/``. People log in through the hub; a page
+acts on the hub with the visitor's own OAuth token, whose scopes JupyterHub narrows to what
+that person may do, so a page holds no power of its own over servers. Errors are sentences on
+a page (never a traceback), and templates live in ``launcher/templates``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import requests
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from tornado import ioloop, web
+
+from . import catalog
+from .courses import STAFF, memberships
+from .settings import Course
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+#: the default sentence for an error status when the handler gave none
+DEFAULT_ERRORS = {
+    400: "The request was not understood; go back and try again.",
+    403: "You do not have access to this page.",
+    404: "There is no such page.",
+    405: "That action is not possible on this page.",
+}
+
+
+def server_path(username: str, server: str = "") -> str:
+    """The hub API path of a user's default server or of one of their named servers."""
+    user = quote(username, safe="")
+    return f"/users/{user}/servers/{quote(server, safe='')}" if server else f"/users/{user}/server"
+
+
+class ServicePage(HubOAuthenticated, web.RequestHandler):
+    """Base handler: the visitor from Hub OAuth, the catalog, the hub API as the visitor."""
+
+    @property
+    def catalog(self) -> catalog.Catalog:
+        return self.settings["catalog"]
+
+    @property
+    def visitor(self) -> dict:
+        return self.current_user or {}
+
+    def is_admin(self) -> bool:
+        return bool(self.visitor.get("admin"))
+
+    def memberships(self, courses: dict[str, Course] | None = None) -> dict[str, str]:
+        """Course id -> the visitor's role (rosters and groups)."""
+        courses = self.catalog.courses() if courses is None else courses
+        return memberships(courses, self.visitor.get("name", ""), self.visitor.get("groups") or [])
+
+    def staff_courses(self) -> dict[str, tuple[Course, str]]:
+        """Course id -> (course, the visitor's role) for the courses this visitor runs
+        (every course, as ``admin``, for an admin)."""
+        courses = self.catalog.courses()
+        if self.is_admin():
+            return {cid: (c, "admin") for cid, c in courses.items()}
+        mine = self.memberships(courses)
+        return {cid: (courses[cid], role) for cid, role in mine.items() if role in STAFF}
+
+    async def hub(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the hub's REST API with the visitor's own token."""
+        url = self.hub_auth.api_url.rstrip("/") + path
+        headers = {
+            "Authorization": f"token {self.hub_auth.get_token(self)}",
+            **kwargs.pop("headers", {}),
+        }
+        return await asyncio.to_thread(
+            requests.request, method, url, headers=headers, timeout=30, **kwargs
+        )
+
+    async def hub_users(self) -> list[dict]:
+        """Every user model the visitor may list (their own course's students for staff)."""
+        users: list[dict] = []
+        while True:
+            resp = await self.hub_or_error(
+                "GET",
+                "/users",
+                params={"offset": len(users), "limit": 200},
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+            )
+            page = resp.json()
+            users += page["items"]
+            if not page["_pagination"].get("next"):
+                return users
+
+    async def hub_or_error(self, method: str, path: str, **kwargs) -> requests.Response:
+        """:meth:`hub`, turning a refusal into an error page that quotes the hub's sentence."""
+        resp = await self.hub(method, path, **kwargs)
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("message") or resp.reason
+            except ValueError:
+                message = resp.reason
+            raise web.HTTPError(resp.status_code, f"The hub refused: {message}")
+        return resp
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(
+            status_code, "Something went wrong on the server; please tell the admin."
+        )
+        self.render("error.html", status=status_code, message=message)
+
+
+def make_app(
+    prefix: str, routes: Sequence[tuple], cat: catalog.Catalog, **settings
+) -> web.Application:
+    """A service app at ``prefix``: ``routes`` are (path relative to the prefix, handler)."""
+    handlers = [(url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler)]
+    handlers += [(url_path_join(prefix, path) if path else prefix, h) for path, h in routes]
+    return web.Application(
+        handlers,
+        prefix=prefix,
+        catalog=cat,
+        cookie_secret=secrets.token_bytes(32),
+        xsrf_cookies=True,
+        template_path=str(TEMPLATES),
+        **settings,
+    )
+
+
+def listen(app: web.Application, log: logging.Logger) -> None:
+    """Serve ``app`` where the hub said (``$JUPYTERHUB_SERVICE_URL``) until stopped."""
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    app.listen(url.port, url.hostname)
+    log.info("serving %s on %s", app.settings["prefix"], url.netloc)
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        pass
+
+
+def service_prefix() -> str:
+    return os.environ["JUPYTERHUB_SERVICE_PREFIX"]

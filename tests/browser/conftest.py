@@ -1,0 +1,53 @@
+"""Playwright driving Debian's Chromium (never a browser Playwright downloads)."""
+
+import pytest
+
+from tests.integration.hub import ARTIFACTS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, request):
+    """``new_page(viewport=DESKTOP)``: a page in a fresh context (its own cookies); each is
+    screenshotted into artifacts/ when the test ends."""
+    contexts = []
+
+    def make(viewport=DESKTOP):
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    ARTIFACTS.mkdir(exist_ok=True)
+    for n, context in enumerate(contexts):
+        for page in context.pages:
+            page.screenshot(path=str(ARTIFACTS / f"browser-{request.node.name}-{n}-last.png"))
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()

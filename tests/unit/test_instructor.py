@@ -1,0 +1,134 @@
+"""The instructor page's pure parts: edits within the admin's limits, the audited update, and
+the roster rows (table-driven)."""
+
+import pytest
+
+from launcher.catalog import Catalog, CatalogConflict
+from launcher.instructor.app import roster_row
+from launcher.instructor.edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
+from launcher.settings import Course, parse_site
+from launcher.store import Store
+
+PIN = "launcher/pytorch:2.13-cpu"
+NEXT = "launcher/pytorch:2.14-cuda13.0"
+
+COURSE = Course.model_validate(
+    {
+        "title": "Deep Learning",
+        "image": PIN,
+        "students": ["ann", "bob"],
+        "instructors": ["ines"],
+        "gpu": {"per_student": 1},
+        "instructor_limits": {"images": [NEXT], "max_gpu_per_student": 2, "max_students": 3},
+    }
+)
+
+
+def form(**changes) -> EditForm:
+    base = dict(image=PIN, gpu_per_student="1", students="ann\nbob", tas="", materials=True)
+    return EditForm(**{**base, **changes})
+
+
+def test_the_current_pin_and_the_admins_list_are_offered():
+    assert allowed_images(COURSE) == [PIN, NEXT]
+    assert gpu_cap(COURSE) == 2
+    # without limits an instructor may keep the pin and lower, never raise, the GPUs
+    bare = Course.model_validate({"title": "T", "image": PIN, "gpu": {"per_student": 1}})
+    assert allowed_images(bare) == [PIN]
+    assert gpu_cap(bare) == 1
+
+
+@pytest.mark.parametrize(
+    "changes, check",
+    [
+        ({"image": NEXT}, lambda c: c.image == NEXT),
+        ({"gpu_per_student": "2"}, lambda c: c.gpu.per_student == 2),
+        ({"gpu_per_student": "0"}, lambda c: c.gpu.per_student == 0),
+        ({"students": "ann, bob carl\n"}, lambda c: c.students == ["ann", "bob", "carl"]),
+        ({"students": "ann\nann\n Bob "}, lambda c: c.students == ["ann", "bob"]),
+        ({"tas": "tom"}, lambda c: c.tas == ["tom"]),
+        ({"materials": False}, lambda c: c.materials.enabled is False),
+    ],
+)
+def test_edits_within_the_limits_are_made(changes, check):
+    changed = apply_form(COURSE, form(**changes))
+    assert check(changed)
+    # everything the page does not edit is kept
+    assert changed.instructors == COURSE.instructors
+    assert changed.instructor_limits == COURSE.instructor_limits
+
+
+@pytest.mark.parametrize(
+    "changes, sentence",
+    [
+        ({"image": "evil/miner:1.0"}, "'evil/miner:1.0' is not one of the images the admin allows"),
+        ({"gpu_per_student": "3"}, "GPUs per student must be a whole number from 0 to 2"),
+        ({"gpu_per_student": "-1"}, "GPUs per student must be a whole number from 0 to 2"),
+        ({"gpu_per_student": "one"}, "GPUs per student must be a whole number from 0 to 2"),
+        ({"students": "a b c d"}, "The roster may hold at most 3 students; it has 4"),
+        ({"students": "ann bad/name"}, "students.1: 'bad/name' is not a valid JupyterHub username"),
+    ],
+)
+def test_edits_outside_the_limits_are_refused_with_a_sentence(changes, sentence):
+    with pytest.raises(EditRefused) as refused:
+        apply_form(COURSE, form(**changes))
+    assert any(sentence in p for p in refused.value.problems), refused.value.problems
+
+
+def test_several_problems_are_all_reported():
+    with pytest.raises(EditRefused) as refused:
+        apply_form(COURSE, form(image="x/y:1", gpu_per_student="9"))
+    assert len(refused.value.problems) == 2
+
+
+@pytest.fixture
+def cat(tmp_path):
+    site = parse_site(f"courses:\n  demo:\n    title: Demo\n    image: {PIN}\n", name="site.yaml")
+    catalog = Catalog(site.courses, Store(f"sqlite:///{tmp_path / 'store.sqlite'}"))
+    catalog.apply({"dl101": COURSE}, "admin")
+    return catalog
+
+
+def test_an_instructors_edit_is_stored_and_audited_with_their_name(cat):
+    change = cat.update("dl101", apply_form(COURSE, form(image=NEXT)), "ines")
+    assert change.action == "update"
+    assert change.details == [f"image: {PIN} -> {NEXT}"]
+    assert cat.courses()["dl101"].image == NEXT
+    last = cat.store.audit_log("dl101")[-1]
+    assert (last["actor"], last["action"]) == ("ines", "update")
+    assert last["details"] == f"image: {PIN} -> {NEXT}"
+    # saving the same form again changes nothing and logs nothing
+    again = cat.update("dl101", apply_form(cat.courses()["dl101"], form(image=NEXT)), "ines")
+    assert again.action == "unchanged"
+    assert len(cat.store.audit_log("dl101")) == 2  # the admin's create, the instructor's edit
+
+
+def test_a_site_file_course_is_not_edited_from_the_page(cat):
+    with pytest.raises(CatalogConflict, match="declared in the site file"):
+        cat.update("demo", cat.courses()["demo"], "ines")
+
+
+SERVERS = {
+    "": {"pending": None, "ready": True, "started": "2026-11-25T09:30:12.000Z"},
+    "cv201": {"pending": "spawn", "ready": False, "started": None},
+}
+CATALOG = {
+    "dl101": COURSE,
+    "cv201": Course.model_validate({"title": "CV", "image": PIN, "students": ["bob"]}),
+}
+
+
+@pytest.mark.parametrize(
+    "course, name, model, expected",
+    [
+        ("dl101", "carl", None, ("never logged in", None, False)),
+        ("dl101", "ann", {"servers": {}}, ("stopped", "", False)),
+        ("dl101", "bob", {"servers": SERVERS}, ("running since 2026-11-25 09:30 UTC", "", True)),
+        # bob's cv201 is a named server (dl101 comes first in the catalog)
+        ("cv201", "bob", {"servers": SERVERS}, ("spawning", "cv201", True)),
+        ("cv201", "bob", {"servers": {}}, ("stopped", "cv201", False)),
+    ],
+)
+def test_roster_rows(course, name, model, expected):
+    row = roster_row(course, name, model, CATALOG)
+    assert (row["state"], row["server"], row["running"]) == expected
