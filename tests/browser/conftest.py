@@ -17,8 +17,11 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module. Not longer: while Playwright's sync API is active the
+    main thread counts as inside a running event loop, so every later ``asyncio.run`` (the
+    broker's and the authenticator's unit tests) would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
