@@ -14,6 +14,7 @@ groups, whose scopes reach the servers of that course's students and nobody else
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from .settings import Course
 
@@ -98,3 +99,11 @@ def staff_roles(course_ids: Iterable[str], extra_scopes: Iterable[str] = ()) -> 
 def default_course(memberships_: Mapping[str, str]) -> str | None:
     """The course of a user's default server: their first course in catalog order."""
     return next(iter(memberships_), None)
+
+
+def materials_dir(course_id: str, course: Course, root: str | Path = "") -> Path:
+    """The host folder of a course's materials: ``materials.path``, else ``root/<course id>``
+    (``root``: ``<data_dir>/materials``)."""
+    if course.materials.path is not None:
+        return course.materials.path
+    return Path(root or "/var/lib/launcher/materials") / course_id

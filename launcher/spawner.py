@@ -20,7 +20,7 @@ from traitlets import Bool, Dict, Enum, Integer, List, Unicode, default
 
 from . import catalog, container, names
 from .catalog import Catalog
-from .courses import STAFF, default_course, memberships
+from .courses import STAFF, default_course, materials_dir, memberships
 from .gpu.allocator import GpuPolicy
 from .gpu.broker import GpuBroker, GpuRefusal
 from .gpu.inventory import from_declared
@@ -30,6 +30,7 @@ from .images.matrix import tag_for_image
 from .images.pull import PullError, pull
 from .images.refs import resolve as resolve_image
 from .settings import Course
+from .store import utcnow
 
 #: one broker per hub process and store (all spawners share it)
 _BROKERS: dict[str, GpuBroker] = {}
@@ -245,6 +246,21 @@ class CourseSpawner(DockerSpawner):
 
     async def start(self):
         self._events = []
+        began, clock = utcnow(), asyncio.get_running_loop().time()
+        try:
+            ip_port = await self._start()
+        except BaseException as exc:
+            self._record_spawn(began, clock, exc)
+            raise
+        # the start is over when JupyterHub has seen JupyterLab answer (or given up on it)
+        finished = getattr(self, "_spawn_future", None)
+        if isinstance(finished, asyncio.Future):
+            finished.add_done_callback(lambda f: self._record_spawn(began, clock, _failure(f)))
+        else:
+            self._record_spawn(began, clock, None)
+        return ip_port
+
+    async def _start(self):
         course_id, course, role = self._course()
         self._emit(5, f"Preparing your {course.title} environment")
         self._sync_broker()
@@ -257,6 +273,23 @@ class CourseSpawner(DockerSpawner):
             raise
         self._emit(90, "Container is running; waiting for JupyterLab to answer")
         return ip_port
+
+    def _record_spawn(self, began, clock: float, failure: BaseException | None) -> None:
+        """One row of the spawn-duration histogram (the dashboard's /metrics)."""
+        seconds = asyncio.get_running_loop().time() - clock
+        reason = (getattr(failure, "reason", None) or type(failure).__name__) if failure else ""
+        try:
+            self.catalog.store.record_spawn(
+                self.user.name,
+                self.course_id or self._course_id_or_none(),
+                self.name,
+                began,
+                seconds,
+                "failed" if failure else "ready",
+                str(reason)[:64],
+            )
+        except Exception:  # a timing must never break a start
+            self.log.exception("Could not record the start of %s", self._log_name)
 
     # --- GPUs ---
 
@@ -278,7 +311,7 @@ class CourseSpawner(DockerSpawner):
         """Give the broker the catalog's current GPU policies, quotas and contacts."""
         courses = self.catalog.courses()
         broker = self.broker
-        broker.policies.update({cid: _policy(c) for cid, c in courses.items()})
+        broker.policies.update({cid: GpuPolicy.of(c.gpu) for cid, c in courses.items()})
         broker.quotas.update(
             {cid: Quota(c.quota.gpu_hours, c.quota.period) for cid, c in courses.items()}
         )
@@ -360,9 +393,7 @@ class CourseSpawner(DockerSpawner):
         self.extra_create_kwargs = {**self.extra_create_kwargs, **container.create_kwargs()}
 
     def _materials_dir(self, course_id: str, course: Course) -> str:
-        path = course.materials.path or Path(self.materials_root or "/var/lib/launcher/materials")
-        if course.materials.path is None:
-            path = path / course_id
+        path = materials_dir(course_id, course, self.materials_root)
         try:
             _ensure_materials_dir(path)
         except OSError as exc:
@@ -462,17 +493,10 @@ class CourseSpawner(DockerSpawner):
         self.gpu_uuids = []
 
 
-def _policy(course: Course) -> GpuPolicy:
-    g = course.gpu
-    return GpuPolicy(
-        per_student=g.per_student,
-        mode=g.mode,
-        max_students_per_gpu=g.max_students_per_gpu,
-        mig_profile=g.mig_profile,
-        pool=tuple(g.pool),
-        max_gpus=g.max_gpus,
-        cpu_fallback=g.cpu_fallback,
-    )
+def _failure(future: asyncio.Future) -> BaseException | None:
+    if future.cancelled():
+        return asyncio.CancelledError()
+    return future.exception()
 
 
 def _ensure_materials_dir(path: Path) -> None:

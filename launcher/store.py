@@ -1,5 +1,7 @@
-"""The launcher's own database: GPU allocations (which double as the usage ledger), the course
-catalog managed with ``launcher courses apply`` and its audit log.
+"""The launcher's own database: GPU allocations (which double as the usage ledger), quota
+grants, the course catalog managed with ``launcher courses apply`` and its audit log, and
+what the GPU dashboard shows: the GPU queue as the hub's broker reports it, each start's
+duration, the sampled GPU history and the admins' actions.
 
 SQLite in the data directory by default; any SQLAlchemy URL (PostgreSQL) through
 ``store.url`` in the site file. Every allocation is a row with its start and, once released,
@@ -32,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from .gpu.quota import period_bounds
+from .gpu.quota import overlap_hours, period_bounds
 
 metadata = MetaData()
 
@@ -82,6 +84,59 @@ course_audit = Table(
     Column("at", DateTime(timezone=False), nullable=False),
 )
 
+#: one row per GPU unit and sample of the dashboard's sampler (its charts); pruned after
+#: ``dashboard.retention_days``
+gpu_samples = Table(
+    "gpu_samples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=False), nullable=False, index=True),
+    Column("unit_uuid", String(128), nullable=False),
+    Column("utilisation", Integer, nullable=True),  # percent; NULL: NVML could not say
+    Column("memory_used_mib", Integer, nullable=True),
+    Column("holders", Integer, nullable=False, default=0),  # servers holding the unit
+    Column("course", String(64), nullable=True),  # the holders' course (one: see allocator)
+)
+
+#: the broker's FIFO queue as others see it (the queue itself lives in the hub's memory, so
+#: the hub empties this table when it starts)
+spawn_queue = Table(
+    "spawn_queue",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(255), nullable=False),
+    Column("course", String(64), nullable=False),
+    Column("server", String(255), nullable=False, default=""),
+    Column("since", DateTime(timezone=False), nullable=False),
+)
+
+#: every start's outcome and duration, from the request to a ready server (or the failure)
+spawn_log = Table(
+    "spawn_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(255), nullable=False),
+    Column("course", String(64), nullable=False),
+    Column("server", String(255), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=False), nullable=False, index=True),
+    Column("seconds", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),  # ready | failed
+    Column("reason", String(64), nullable=False, default=""),  # why it failed
+)
+
+#: what admins did to students' sessions and quotas (dashboard, `launcher gpus grant`)
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=False), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(32), nullable=False),  # stop_server | release_gpu | grant
+    Column("target", String(255), nullable=False),  # the student
+    Column("course", String(64), nullable=False, default=""),
+    Column("details", Text, nullable=False, default=""),
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -98,6 +153,16 @@ class Allocation:
     started_at: datetime
     ended_at: datetime | None = None
     end_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: datetime
+    unit_uuid: str
+    utilisation: int | None
+    memory_used_mib: int | None
+    holders: int
+    course: str | None
 
 
 class StoreUnavailable(RuntimeError):
@@ -248,15 +313,11 @@ class Store:
 
     def gpu_hours(self, username: str, course: str, since: datetime, until: datetime) -> float:
         """GPU-hours ``username`` used in ``course`` within [since, until)."""
-        total = 0.0
-        for a in self.history(since):
-            if a.username != username or a.course != course:
-                continue
-            start = max(a.started_at, since)
-            end = min(a.ended_at or until, until)
-            if end > start:
-                total += (end - start).total_seconds() / 3600
-        return total
+        return sum(
+            overlap_hours(a.started_at, a.ended_at, since, until)
+            for a in self.history(since)
+            if a.username == username and a.course == course
+        )
 
     def period_use(
         self, username: str, course: str, period: str, now: datetime
@@ -267,7 +328,9 @@ class Store:
             username, course, start
         )
 
-    def grant(self, username: str, course: str, hours: float, by: str, at: datetime) -> None:
+    def grant(self, username: str, course: str, hours: float, by: str, at: datetime) -> int:
+        """Extra (or, negative, fewer) GPU-hours for this period; written to the audit log
+        (returns the audit entry's id)."""
         with self.engine.begin() as conn:
             conn.execute(
                 insert(quota_grants).values(
@@ -278,6 +341,23 @@ class Store:
                     granted_at=at,
                 )
             )
+            entry = conn.execute(
+                insert(admin_audit).values(
+                    at=at,
+                    actor=by,
+                    action="grant",
+                    target=username,
+                    course=course,
+                    details=f"{hours:+g} GPU-hours this period",
+                )
+            )
+            return entry.inserted_primary_key[0]
+
+    def grants(self, since: datetime) -> list[dict]:
+        """Every grant made since ``since`` (username, course, extra_hours, granted_at, ...)."""
+        query = select(quota_grants).where(quota_grants.c.granted_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def granted_hours(self, username: str, course: str, since: datetime) -> float:
         with self.engine.connect() as conn:
@@ -289,3 +369,110 @@ class Store:
                 )
             ).scalar_one()
         return float(value)
+
+    # --- the GPU queue, as the broker reports it ---
+
+    def enqueue(self, username: str, course: str, server: str, at: datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(spawn_queue).values(
+                    username=username, course=course, server=server, since=at
+                )
+            )
+            return result.inserted_primary_key[0]
+
+    def dequeue(self, entry: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(spawn_queue).where(spawn_queue.c.id == entry))
+
+    def clear_queue(self) -> None:
+        """Forget every queued start (a hub that starts has an empty queue)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(spawn_queue))
+
+    def queued(self) -> list[dict]:
+        """The queue in FIFO order: username, course, server, since."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(spawn_queue).order_by(spawn_queue.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    # --- spawn timings ---
+
+    def record_spawn(
+        self,
+        username: str,
+        course: str,
+        server: str,
+        started_at: datetime,
+        seconds: float,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(spawn_log).values(
+                    username=username,
+                    course=course,
+                    server=server,
+                    started_at=started_at,
+                    seconds=seconds,
+                    outcome=outcome,
+                    reason=reason,
+                )
+            )
+
+    def spawns(self, since: datetime | None = None) -> list[dict]:
+        query = select(spawn_log).order_by(spawn_log.c.id)
+        if since is not None:
+            query = query.where(spawn_log.c.started_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # --- GPU samples (the dashboard's history) ---
+
+    def add_samples(self, samples: Iterable[Sample]) -> None:
+        rows = [s.__dict__ for s in samples]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(gpu_samples), rows)
+
+    def samples(self, since: datetime) -> list[Sample]:
+        query = select(
+            gpu_samples.c.at,
+            gpu_samples.c.unit_uuid,
+            gpu_samples.c.utilisation,
+            gpu_samples.c.memory_used_mib,
+            gpu_samples.c.holders,
+            gpu_samples.c.course,
+        ).where(gpu_samples.c.at >= since)
+        with self.engine.connect() as conn:
+            return [
+                Sample(**row._mapping) for row in conn.execute(query.order_by(gpu_samples.c.at))
+            ]
+
+    def prune(self, before: datetime) -> int:
+        """Drop the samples and spawn timings older than ``before``; returns how many rows."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(gpu_samples).where(gpu_samples.c.at < before)).rowcount
+            gone += conn.execute(delete(spawn_log).where(spawn_log.c.started_at < before)).rowcount
+            return gone
+
+    # --- admin actions ---
+
+    def audit(
+        self, actor: str, action: str, target: str, course: str, details: str, at: datetime
+    ) -> int:
+        """Log what an admin (or a course's staff) did; returns the entry's id."""
+        with self.engine.begin() as conn:
+            entry = conn.execute(
+                insert(admin_audit).values(
+                    at=at, actor=actor, action=action, target=target, course=course, details=details
+                )
+            )
+            return entry.inserted_primary_key[0]
+
+    def admin_actions(self, limit: int = 50) -> list[dict]:
+        """The latest admin actions, newest first."""
+        query = select(admin_audit).order_by(admin_audit.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

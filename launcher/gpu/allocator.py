@@ -29,6 +29,19 @@ class GpuPolicy:
     max_gpus: int | None = None
     cpu_fallback: bool = False
 
+    @classmethod
+    def of(cls, gpu) -> GpuPolicy:
+        """The policy of a course's ``gpu`` settings (:class:`launcher.settings.CourseGpu`)."""
+        return cls(
+            per_student=gpu.per_student,
+            mode=gpu.mode,
+            max_students_per_gpu=gpu.max_students_per_gpu,
+            mig_profile=gpu.mig_profile,
+            pool=tuple(gpu.pool),
+            max_gpus=gpu.max_gpus,
+            cpu_fallback=gpu.cpu_fallback,
+        )
+
     @property
     def capacity(self) -> int:
         """Holders one unit can take under this policy."""

@@ -49,6 +49,7 @@ class _Waiter:
     container: str
     future: asyncio.Future
     moved: asyncio.Event = field(default_factory=asyncio.Event)
+    entry: int = 0  # its row in the store's copy of the queue (seen by the dashboard)
 
 
 class GpuBroker:
@@ -119,6 +120,7 @@ class GpuBroker:
             waiter = _Waiter(
                 username, course, server, container, asyncio.get_running_loop().create_future()
             )
+            waiter.entry = self.store.enqueue(username, course, server, self.clock())
             self._queue.append(waiter)
         return await self._wait(waiter, on_wait, sentence)
 
@@ -153,11 +155,15 @@ class GpuBroker:
             raise
         finally:
             if waiter in self._queue:
-                self._queue.remove(waiter)
+                self._leave_queue(waiter)
                 self._notify_moved()
 
     def _position_of(self, waiter: _Waiter) -> int:
         return self._queue.index(waiter) + 1 if waiter in self._queue else 0
+
+    def _leave_queue(self, waiter: _Waiter) -> None:
+        self._queue.remove(waiter)
+        self.store.dequeue(waiter.entry)
 
     def _notify_moved(self) -> None:
         for w in self._queue:
@@ -186,17 +192,20 @@ class GpuBroker:
                     holdings += [
                         Holding(u, waiter.username, waiter.course, waiter.server) for u in result
                     ]
-                    self._queue.remove(waiter)
+                    self._leave_queue(waiter)
                     waiter.future.set_result(Grant(result))
             self._notify_moved()
 
     # --- releasing ---
 
     async def release(self, username: str, server: str = "", reason: str = "stopped") -> int:
-        """End ``username``'s allocations for ``server``; wake the queue. Returns units freed."""
+        """End ``username``'s allocations for ``server``; wake the queue. Returns units freed.
+
+        The queue is served even when nothing was left to end here: another process (the
+        culler) may have ended the allocation in the store just before it stopped the server.
+        """
         freed = self.store.end_server(username, server, reason, self.clock())
-        if freed:
-            await self._dispatch()
+        await self._dispatch()
         return freed
 
     async def reconcile(self, alive: Callable[[Allocation], bool]) -> list[Allocation]:

@@ -28,6 +28,12 @@ def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def overlap_hours(start: datetime, end: datetime | None, since: datetime, until: datetime) -> float:
+    """Hours of [start, end) (an open ``end``: still running) that fall within [since, until)."""
+    first, last = max(start, since), min(end or until, until)
+    return max((last - first).total_seconds(), 0.0) / 3600
+
+
 def quota_refusal(
     quota: Quota, used: float, granted: float, now: datetime, course: str, contact: str
 ) -> str | None:
