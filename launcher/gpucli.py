@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 import requests
 
+from .dashboard import aggregate
+from .gpu import metrics
 from .gpu.inventory import Unit
 from .hubconfig import GpuConfigError, gpu_inventory
 from .settings import Site
@@ -17,38 +19,18 @@ from .store import Allocation, Store, utcnow
 
 
 def gpu_map(site: Site, units: list[Unit], store: Store, now: datetime) -> list[dict]:
-    """One row per unit: what it is, who holds it since when, and their quota use."""
+    """One row per unit: what it is, what it does now, who holds it since when, and their
+    quota use (the dashboard's GPU map)."""
     active = store.active()
-    rows = []
-    for unit in units:
-        holders = []
-        for a in (a for a in active if a.unit_uuid == unit.uuid):
-            quota = site.courses[a.course].quota if a.course in site.courses else None
-            used = limit = None
-            if quota is not None and quota.gpu_hours is not None:
-                used, granted = store.period_use(a.username, a.course, quota.period, now)
-                used, limit = round(used, 2), quota.gpu_hours + granted
-            holders.append(
-                {
-                    "user": a.username,
-                    "course": a.course,
-                    "server": a.server,
-                    "container": a.container,
-                    "since": a.started_at.isoformat(timespec="seconds") + "Z",
-                    "gpu_hours_used": used,
-                    "gpu_hours_quota": limit,
-                }
-            )
-        rows.append(
-            {
-                "index": unit.index,
-                "uuid": unit.uuid,
-                "model": unit.model + (f" MIG {unit.mig_profile}" if unit.mig_profile else ""),
-                "memory_mib": unit.memory_mib,
-                "holders": holders,
-            }
-        )
-    return rows
+    use = {}
+    for a in active:
+        quota = site.courses[a.course].quota if a.course in site.courses else None
+        if quota is not None and quota.gpu_hours is not None:
+            used, granted = store.period_use(a.username, a.course, quota.period, now)
+            use[(a.username, a.course)] = (used, quota.gpu_hours + granted)
+    return aggregate.gpu_map(
+        units, active, metrics.per_unit(metrics.read(site.gpus.nvidia_smi), units), use
+    )
 
 
 def format_map(rows: list[dict]) -> str:

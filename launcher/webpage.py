@@ -24,6 +24,7 @@ from tornado import ioloop, web
 
 from . import catalog
 from .courses import STAFF, memberships
+from .hubconfig import DASHBOARD_SERVICE, PAGE_SERVICE
 from .settings import Course
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -56,6 +57,16 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
 
     def is_admin(self) -> bool:
         return bool(self.visitor.get("admin"))
+
+    def nav(self) -> list[tuple[str, str]]:
+        """The header's links: the hub's home, the instructor page (for its staff and
+        admins) and the GPU dashboard (for everyone)."""
+        base = self.settings.get("base_url", "/")
+        links = [("Home", url_path_join(base, "hub/home"))]
+        if self.current_user and (self.is_admin() or self.staff_courses()):
+            links.append(("Courses", url_path_join(base, "services", PAGE_SERVICE) + "/"))
+        links.append(("GPU dashboard", url_path_join(base, "services", DASHBOARD_SERVICE) + "/"))
+        return links
 
     def memberships(self, courses: dict[str, Course] | None = None) -> dict[str, str]:
         """Course id -> the visitor's role (rosters and groups)."""
@@ -129,6 +140,7 @@ def make_app(
         cookie_secret=secrets.token_bytes(32),
         xsrf_cookies=True,
         template_path=str(TEMPLATES),
+        base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
         **settings,
     )
 

@@ -1,0 +1,206 @@
+"""The dashboard's renderers: server-side SVG charts, the Prometheus exposition, and the
+figures as people read them."""
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from launcher.dashboard import charts, metrics, text
+
+SVG = "{http://www.w3.org/2000/svg}"
+STARTS = [f"2026-11-25T10:{m:02d}:00Z" for m in range(6)]
+
+
+def chart(values, **kwargs):
+    svg = charts.line_chart(
+        "c1", "Util <%>", values, STARTS[: len(values)], "hour", 100, "%", **kwargs
+    )
+    return svg, ET.fromstring(svg)
+
+
+def polylines(root):
+    return [p.get("points").split() for p in root.iter(f"{SVG}polyline")]
+
+
+@pytest.mark.parametrize(
+    "values, max_gap, lines, dots",
+    [
+        ([10, 20, 30, 40, 50, 60], 1, [6], 0),
+        ([10, 20, None, 40, 50, 60], 1, [2, 3], 0),  # a gap splits the line
+        ([10, 20, None, 40, 50, 60], 2, [5], 0),  # ... unless narrower than the sampling
+        ([10, None, None, None, 50, None], 2, [], 2),  # lone points are dots
+        ([None] * 6, 1, [], 0),
+    ],
+)
+def test_line_chart_draws_the_data_with_gaps(values, max_gap, lines, dots):
+    svg, root = chart(values, max_gap=max_gap)
+    assert root.get("data-points") == str(sum(v is not None for v in values))
+    assert [len(p) for p in polylines(root)] == lines
+    assert len(list(root.iter(f"{SVG}circle"))) == dots
+    assert root.find(f"{SVG}title").text == "Util <%>"  # escaped in the markup, read back
+    assert ("No samples in this period yet" in svg) == (not any(v is not None for v in values))
+
+
+def test_line_chart_scales_to_the_plot():
+    _, root = chart([0, 100, 50])
+    (points,) = polylines(root)
+    ys = [float(p.split(",")[1]) for p in points]
+    top, bottom = charts.TOP, charts.HEIGHT - charts.BOTTOM
+    assert ys == [bottom, top, (top + bottom) / 2]
+    xs = [float(p.split(",")[0]) for p in points]
+    assert xs[0] == charts.LEFT and xs[-1] == charts.WIDTH - charts.RIGHT
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "100%" in labels and "0%" in labels and "10:00" in labels
+    assert root.find(f"{SVG}desc").text == ("Over the last hour: mean 50%, peak 100%, latest 50%.")
+
+
+@pytest.mark.parametrize(
+    "span, first, count, labels",
+    [
+        ("hour", "2026-11-25T10:05:00Z", 60, ["10:10", "10:20", "10:30", "10:40", "10:50", "11:00"]),
+        ("day", "2026-11-24T10:45:00Z", 96, ["12:00", "16:00", "20:00", "00:00", "04:00", "08:00"]),
+        ("week", "2026-11-18T12:00:00Z", 84, ["Thu 19", "Fri 20", "Sat 21", "Sun 22", "Mon 23",
+                                               "Tue 24", "Wed 25"]),
+    ],
+)  # fmt: skip
+def test_time_axis_labels_fall_on_round_times(span, first, count, labels):
+    start = datetime.fromisoformat(first.removesuffix("Z"))
+    step = {"hour": 60, "day": 900, "week": 7200}[span]
+    starts = [(start + timedelta(seconds=step * i)).isoformat() + "Z" for i in range(count)]
+    root = ET.fromstring(charts.line_chart("c", "t", [1] * count, starts, span, 100))
+    axis = [t.text for t in root.iter(f"{SVG}text") if t.get("y") == str(charts.HEIGHT - 8)]
+    assert axis == labels
+
+
+def test_values_above_the_maximum_are_clipped_not_drawn_outside():
+    _, root = chart([250])
+    (dot,) = root.iter(f"{SVG}circle")
+    assert float(dot.get("cy")) == charts.TOP
+
+
+GPUS = [
+    {
+        "index": "0",
+        "uuid": "GPU-a",
+        "model": "A100",
+        "memory_mib": 40960,
+        "utilisation": 73,
+        "memory_used_mib": 1024,
+        "temperature_c": None,
+        "holders": [{"user": "ann", "course": "dl", "server": ""}],
+    },
+    {
+        "index": "1",
+        "uuid": "GPU-b",
+        "model": "A100",
+        "memory_mib": 40960,
+        "utilisation": None,
+        "memory_used_mib": None,
+        "temperature_c": 41,
+        "holders": [],
+    },
+]
+SNAPSHOT = metrics.Snapshot(
+    gpus=GPUS,
+    quotas=[
+        {"user": "ann", "course": "dl", "used": 1.5, "limit": 12.0},
+        {"user": "cat", "course": "cv", "used": 0.25, "limit": None},
+    ],
+    queue=[{"course": "dl"}, {"course": "dl"}],
+    courses=["dl", "cv"],
+    spawns=[
+        {"outcome": "ready", "seconds": 3.2},
+        {"outcome": "ready", "seconds": 45.0},
+        {"outcome": "failed", "seconds": 0.4},
+    ],
+)
+
+
+def samples() -> dict[tuple[str, tuple], float]:
+    text_ = metrics.exposition(SNAPSHOT).decode()
+    found = {}
+    for family in text_string_to_metric_families(text_):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+def test_exposition_of_gpus_quotas_queue():
+    found = samples()
+    gpu_a = (("gpu", "0"), ("model", "A100"), ("uuid", "GPU-a"))
+    gpu_b = (("gpu", "1"), ("model", "A100"), ("uuid", "GPU-b"))
+    assert found[("launcher_gpu_units", ())] == 2
+    assert found[("launcher_gpu_allocated", gpu_a)] == 1
+    assert found[("launcher_gpu_allocated", gpu_b)] == 0
+    holder = (("course", "dl"), ("gpu", "0"), ("server", ""), ("user", "ann"), ("uuid", "GPU-a"))
+    assert found[("launcher_gpu_holder_info", holder)] == 1
+    assert found[("launcher_gpu_allocations", (("course", "dl"),))] == 1
+    assert found[("launcher_gpu_utilisation_percent", gpu_a)] == 73
+    assert found[("launcher_gpu_memory_used_bytes", gpu_a)] == 1024 * 1024 * 1024
+    assert found[("launcher_gpu_memory_total_bytes", gpu_b)] == 40960 * 1024 * 1024
+    assert found[("launcher_gpu_temperature_celsius", gpu_b)] == 41
+    # what NVML did not report is left out, not reported as 0
+    assert ("launcher_gpu_utilisation_percent", gpu_b) not in found
+    assert ("launcher_gpu_temperature_celsius", gpu_a) not in found
+    ann = (("course", "dl"), ("user", "ann"))
+    cat = (("course", "cv"), ("user", "cat"))
+    assert found[("launcher_quota_used_gpu_hours", ann)] == 1.5
+    assert found[("launcher_quota_limit_gpu_hours", ann)] == 12
+    assert found[("launcher_quota_used_gpu_hours", cat)] == 0.25
+    assert ("launcher_quota_limit_gpu_hours", cat) not in found  # unlimited
+    assert found[("launcher_queue_length", (("course", "dl"),))] == 2
+    assert found[("launcher_queue_length", (("course", "cv"),))] == 0
+
+
+def test_spawn_duration_histogram_is_cumulative():
+    found = samples()
+
+    def bucket(le, outcome="ready"):
+        return found[("launcher_spawn_duration_seconds_bucket", (("le", le), ("outcome", outcome)))]
+
+    assert [bucket(le) for le in ("1.0", "5.0", "30.0", "60.0", "+Inf")] == [0, 1, 1, 2, 2]
+    assert found[("launcher_spawn_duration_seconds_count", (("outcome", "ready"),))] == 2
+    assert found[("launcher_spawn_duration_seconds_sum", (("outcome", "ready"),))] == 48.2
+    assert bucket("1.0", "failed") == 1
+
+
+def test_every_metric_has_help_and_the_launcher_prefix():
+    exposed = metrics.exposition(SNAPSHOT).decode()
+    names = set(re.findall(r"^# TYPE (\S+) ", exposed, re.M))
+    assert names == set(metrics.HELP)
+    assert all(n.startswith("launcher_") for n in names)
+
+
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [(0, "0 s"), (59, "59 s"), (60, "1 min"), (3599, "59 min"), (3660, "1 h 01 min"),
+     (90000, "1 d 1 h"), (-5, "0 s")],
+)  # fmt: skip
+def test_duration(seconds, expected):
+    assert text.duration(seconds) == expected
+
+
+def test_figures_and_sentences():
+    now = datetime(2026, 11, 25, 10, 30)
+    assert text.since("2026-11-25T09:12:00Z", now) == "09:12 UTC (1 h 18 min ago)"
+    assert text.since("2026-11-24T09:12:00Z", now) == "Tue 24 Nov 09:12 UTC (1 d 1 h ago)"
+    assert [text.hours(v) for v in (None, 0, 1.5, 2.25, 10.0)] == [
+        "unlimited",
+        "0",
+        "1.5",
+        "2.25",
+        "10",
+    ]
+    assert [text.memory(v) for v in (None, 512, 40960)] == ["?", "512 MiB", "40 GB"]
+    assert [text.step(s) for s in (60, 900, 7200)] == ["1 min", "15 min", "2 h"]
+    entry = {
+        "actor": "admin",
+        "action": "release_gpu",
+        "target": "ann",
+        "course": "dl",
+        "details": "GPU 0 (A100)",
+    }
+    assert text.action(entry) == "admin released the GPU of ann (dl): GPU 0 (A100)."
