@@ -10,13 +10,14 @@ no power over servers. Course edits go through the catalog (validated, within th
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from .. import catalog
 from ..catalog import CatalogConflict
-from ..courses import default_course, group_name, memberships
+from ..courses import default_course, group_name, materials_dir, memberships
 from ..settings import Course, load_site
 from ..store import Store
 from ..webpage import ServicePage, listen, make_app, server_path, service_prefix
@@ -56,6 +57,9 @@ class CourseHandler(Page):
             images=allowed_images(course),
             gpu_cap=gpu_cap(course),
             roster=await self._roster(course_id, course),
+            materials=materials_listing(
+                materials_dir(course_id, course, self.settings["materials_root"])
+            ),
             audit=self.catalog.store.audit_log(course_id)[-20:][::-1],
             problems=problems,
             saved=saved,
@@ -97,6 +101,20 @@ class CourseHandler(Page):
         return await self.get(course_id, saved=f"Saved: {saved}. New starts use it.")
 
 
+def materials_listing(path: Path, limit: int = 30) -> dict:
+    """What a course's materials folder holds: the first ``limit`` files (names relative to
+    the folder, sizes), how many there are, and whether the folder exists yet."""
+    if not path.is_dir():
+        return {"path": str(path), "exists": False, "total": 0, "files": []}
+    files = sorted(
+        f
+        for f in path.rglob("*")
+        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+    )
+    shown = [(str(f.relative_to(path)), f.stat().st_size) for f in files[:limit]]
+    return {"path": str(path), "exists": True, "total": len(files), "files": shown}
+
+
 def roster_row(course_id: str, student: str, model: dict | None, courses: dict) -> dict:
     """One roster line: the student's server of this course and what it is doing."""
     if model is None:
@@ -126,7 +144,7 @@ class ServerHandler(Page):
         self.redirect(url_path_join(self.settings["prefix"], "c", course_id))
 
 
-def app(prefix: str, cat: catalog.Catalog):
+def app(prefix: str, cat: catalog.Catalog, materials_root: Path):
     course = r"c/([a-z][a-z0-9-]{0,30})"
     return make_app(
         prefix,
@@ -136,13 +154,15 @@ def app(prefix: str, cat: catalog.Catalog):
             (course + r"/servers/([^/]+)/(start|stop)", ServerHandler),
         ],
         cat,
+        materials_root=materials_root,
     )
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[launcher-courses] %(message)s")
     site = load_site()
-    listen(app(service_prefix(), catalog.Catalog(site.courses, Store(site.store_url()))), log)
+    cat = catalog.Catalog(site.courses, Store(site.store_url()))
+    listen(app(service_prefix(), cat, site.data_dir() / "materials"), log)
 
 
 if __name__ == "__main__":

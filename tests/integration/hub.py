@@ -262,6 +262,19 @@ class HubSession(requests.Session):
         )
 
 
+def instructor_form(page: str) -> dict:
+    """The instructor page's settings form, as the browser would submit it unchanged."""
+    form = page[page.index('id="settings"') : page.index("</form>", page.index('id="settings"'))]
+    fields = dict(re.findall(r'<input type="hidden" name="(_xsrf)" value="([^"]+)"', form))
+    fields["image"] = re.search(r'<option value="([^"]+)" selected', form).group(1)
+    fields["gpu_per_student"] = re.search(r'name="gpu_per_student"[^>]*value="(\d+)"', form)[1]
+    for name in ("students", "tas"):
+        fields[name] = re.search(rf'name="{name}"[^>]*>([^<]*)</textarea>', form).group(1)
+    if re.search(r'name="materials" checked', form):
+        fields["materials"] = "on"
+    return fields
+
+
 def server_path(username: str, server: str = "") -> str:
     """The hub API path of a user's default server or of one of their named servers."""
     return f"/users/{username}/servers/{server}" if server else f"/users/{username}/server"
@@ -312,13 +325,15 @@ def running_hub(
     site_extra: dict | Callable[[str], dict] | None = None,
     env_extra: dict | None = None,
     before_start: Callable[[Hub], None] | None = None,
+    port: int | None = None,
 ):
     """``site_extra`` may be a function of the students' network gateway (created first);
-    ``before_start(hub)`` runs once the site file is written (e.g. `launcher courses apply`)."""
+    ``before_start(hub)`` runs once the site file is written (e.g. `launcher courses apply`);
+    ``port``: the hub's public port (default: a free one; the proxy API takes port + 1)."""
     client = docker.from_env()
     client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
     prefix = "lt" + secrets.token_hex(3)
-    port = free_port_pair()
+    port = port or free_port_pair()
     site_file = tmp_path / "launcher.yaml"
     if callable(site_extra):
         site_extra = site_extra(dockerhost.ensure_network(client, f"{prefix}-net"))

@@ -3,12 +3,14 @@ one server per course (named servers) with each course's own image, RBAC for ins
 TAs, and materials read-only for students and writable for staff."""
 
 import contextlib
+import html
+import re
 
 import docker
 import pytest
 import yaml
 
-from tests.integration.hub import IMAGE, running_hub
+from tests.integration.hub import IMAGE, instructor_form, running_hub, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +200,84 @@ def test_someone_removed_from_every_roster_cannot_log_in(chub):
     assert page.status_code == 200
     with pytest.raises(AssertionError, match="login as carl failed: 403"):
         chub.session("carl")
+
+
+# --- the instructor page (/services/courses/), as each person's browser uses it ---
+
+
+def test_an_instructor_edits_the_course_within_the_admins_limits(chub):
+    limits = course_file(chub.tmp / "c4.yaml", ["both"], IMAGE)
+    spec = yaml.safe_load(limits.read_text())
+    spec["courses"]["cv201"]["instructor_limits"] = {"images": [CV_IMAGE], "max_students": 3}
+    limits.write_text(yaml.safe_dump(spec))
+    assert chub.launcher("courses", "apply", "-f", str(limits)).returncode == 0
+
+    victor = chub.session("victor")
+    url = f"{chub.url}/services/courses/c/cv201"
+    page = victor.open_server("/services/courses/c/cv201")
+    assert page.status_code == 200 and "you are instructor" in page.text
+    assert 'data-student="both"' in page.text
+    fields = instructor_form(page.text)
+    saved = victor.post(url, data={**fields, "image": CV_IMAGE, "students": "both\ndora"})
+    assert saved.status_code == 200, saved.text[:500]
+    saved_text = html.unescape(saved.text)
+    assert f"image: {IMAGE} -> {CV_IMAGE}" in saved_text and "students: +dora" in saved_text
+    assert yaml.safe_load(chub.launcher("courses", "export").stdout)["courses"]["cv201"][
+        "students"
+    ] == ["both", "dora"]
+    # outside the limits: refused with sentences, nothing changed
+    too_many = victor.post(url, data={**fields, "students": "a b c d"})
+    assert too_many.status_code == 400
+    assert "The roster may hold at most 3 students; it has 4." in too_many.text
+    assert "cv201" in chub.launcher("courses", "whois", "dora").stdout
+    # the audit log on the page names the instructor
+    audit = victor.get(url).text
+    assert re.search(r"<td>victor</td><td>update: [^<]*students: \+dora", audit)
+
+
+def test_a_ta_sees_the_course_but_does_not_edit_it(chub):
+    materials = chub.data_dir / "materials" / "demo"
+    materials.mkdir(parents=True, exist_ok=True)
+    (materials / "syllabus.md").write_text("week 1: tensors\n")
+    tom = chub.session("tom")
+    page = tom.open_server("/services/courses/c/demo")
+    assert page.status_code == 200 and "you are ta" in page.text
+    assert "<td>syllabus.md</td><td>16 B</td>" in page.text  # the materials folder's files
+    assert "This course is declared in the site file" in page.text  # read-only here
+    fields = instructor_form(page.text)
+    refused = tom.post(f"{chub.url}/services/courses/c/demo", data=fields)
+    assert refused.status_code == 403
+    assert "Only the course's instructors change the course." in html.unescape(refused.text)
+
+
+def test_staff_of_one_course_get_403_on_another_courses_page(chub):
+    ines = chub.session("ines")
+    assert ines.open_server("/services/courses/").status_code == 200
+    other = ines.get(f"{chub.url}/services/courses/c/cv201")
+    assert other.status_code == 403
+    assert "You are not a TA or an instructor of cv201." in other.text
+    assert chub.session("ann").open_server("/services/courses/").status_code == 403
+
+
+def test_an_instructor_starts_and_stops_a_students_server_from_the_page(chub):
+    ines = chub.session("ines")
+    chub.session("ann")  # ann has logged in once (her course group exists)
+    page = ines.open_server("/services/courses/c/demo")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    action = f"{chub.url}/services/courses/c/demo/servers/ann"
+    started = ines.post(f"{action}/start", data={"_xsrf": xsrf, "server": ""})
+    assert started.status_code == 200 and started.url.endswith("/services/courses/c/demo")
+    wait_for(lambda: chub.container_for("ann", "demo"), 120, "ann's server")
+    wait_for(
+        lambda: "running since" in ines.get(f"{chub.url}/services/courses/c/demo").text,
+        120,
+        "the page to show ann's server running",
+    )
+    stopped = ines.post(f"{action}/stop", data={"_xsrf": xsrf, "server": ""})
+    assert stopped.status_code == 200
+    wait_for(lambda: chub.container_for("ann", "demo") is None, 120, "ann's server to stop")
+    # a name that is not on the course's roster
+    stranger = ines.post(
+        f"{chub.url}/services/courses/c/demo/servers/victor/start", data={"_xsrf": xsrf}
+    )
+    assert stranger.status_code == 404 and "victor is not on the roster of demo." in stranger.text

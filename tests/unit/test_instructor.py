@@ -4,7 +4,7 @@ the roster rows (table-driven)."""
 import pytest
 
 from launcher.catalog import Catalog, CatalogConflict
-from launcher.instructor.app import roster_row
+from launcher.instructor.app import materials_listing, roster_row
 from launcher.instructor.edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
 from launcher.settings import Course, parse_site
 from launcher.store import Store
@@ -132,3 +132,20 @@ CATALOG = {
 def test_roster_rows(course, name, model, expected):
     row = roster_row(course, name, model, CATALOG)
     assert (row["state"], row["server"], row["running"]) == expected
+
+
+def test_the_materials_listing_shows_files_not_hidden_ones(tmp_path):
+    assert materials_listing(tmp_path / "absent") == {
+        "path": str(tmp_path / "absent"),
+        "exists": False,
+        "total": 0,
+        "files": [],
+    }
+    (tmp_path / "week1").mkdir()
+    (tmp_path / "week1" / "intro.ipynb").write_text("x" * 1500)
+    (tmp_path / "syllabus.md").write_text("hi")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "old.ipynb").write_text("old")
+    listing = materials_listing(tmp_path, limit=1)
+    assert listing["total"] == 2 and listing["files"] == [("syllabus.md", 2)]
+    assert materials_listing(tmp_path)["files"][1] == ("week1/intro.ipynb", 1500)
