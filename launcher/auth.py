@@ -1,18 +1,29 @@
 """Who may log in, and which course groups they hold: the catalog decides.
 
-``CoursePasswordAuthenticator`` is JupyterHub's shared-password authenticator (the class
-password) with the catalog as its allow list: anyone on a roster, or in a group a course maps,
-may log in; admins log in with the admin password. At every login and token refresh the user's
-JupyterHub groups are set from the catalog (``course-<id>-students`` ...), so a roster change
-reaches the hub's roles within ``auth_refresh_age`` seconds, and someone removed from every
-course is logged out at their next refresh.
+``CourseMembershipMixin`` turns any JupyterHub authenticator into one whose allow list is the
+course catalog: anyone on a roster, or in a group a course maps (an identity provider's group
+claim, a GitHub team), may log in; admins always. At every login and token refresh the user's
+JupyterHub groups are set from the catalog (``course-<id>-students`` ...), next to the
+identity provider's own groups, so a roster change reaches the hub's roles within
+``auth_refresh_age`` seconds, and someone removed from every course is logged out at their
+next refresh. Someone who is refused learns why in a sentence (HTTP 403), not a bare
+"Forbidden".
+
+* ``CoursePasswordAuthenticator``: the class password (JupyterHub's shared password).
+* ``CourseOIDCAuthenticator``: oauthenticator's GenericOAuthenticator (any OIDC provider).
+* ``CourseGitHubAuthenticator``: oauthenticator's GitHubOAuthenticator (teams as groups).
+
+Presets that fill their traits from the site file: :mod:`launcher.signin`.
 """
 
 from __future__ import annotations
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-from traitlets import Dict, Unicode, default
+from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.github import GitHubOAuthenticator
+from tornado import web
+from traitlets import Dict, Set, Unicode, default
 
 from . import catalog
 from .courses import hub_groups, memberships
@@ -43,6 +54,14 @@ class CourseMembershipMixin(Authenticator):
         ``sqlite:////var/lib/launcher/launcher.sqlite``.""",
     )
 
+    required_groups = Set(
+        Unicode(),
+        config=True,
+        help="""Groups (identity-provider group claims; GitHub ``org:team``) of which a person
+        must hold at least one to sign in at all, on top of being in a course; empty: no such
+        gate. Example: ``{"cs-department"}``.""",
+    )
+
     @default("manage_groups")
     def _default_manage_groups(self):
         return True
@@ -51,11 +70,37 @@ class CourseMembershipMixin(Authenticator):
         found = catalog.shared(self.courses, self.store_url).courses()
         return memberships(found, username, idp_groups)
 
-    def check_allowed(self, username, authentication=None):
-        if username in self.admin_users:
+    async def idp_allows(self, username: str, authentication: dict) -> bool:
+        """A further gate of the identity provider (GitHub organisations); default: open."""
+        return True
+
+    async def check_allowed(self, username, authentication=None):
+        """Admins; else people in a course who pass the identity provider's gates. A refusal
+        is an HTTP 403 whose sentence the hub shows on its error page."""
+        model = authentication or {}
+        if username in self.admin_users or model.get("admin"):
             return True
-        idp = [g for g in (authentication or {}).get("groups") or [] if not _is_course_group(g)]
-        return bool(self._memberships(username, idp))
+        idp = [g for g in model.get("groups") or [] if not _is_course_group(g)]
+        if self.required_groups and not self.required_groups.intersection(idp):
+            raise web.HTTPError(
+                403,
+                f"You are signed in as {username}, but this hub is only for members of "
+                f"{', '.join(sorted(self.required_groups))}. If you should have access, ask "
+                "the admin or your instructor.",
+            )
+        if not await self.idp_allows(username, model):
+            raise web.HTTPError(
+                403,
+                f"You are signed in as {username}, but not as a member of an organisation "
+                "this hub admits. Ask your instructor to invite you.",
+            )
+        if not self._memberships(username, idp):
+            raise web.HTTPError(
+                403,
+                f"You are signed in as {username}, but you are not on the roster of any course "
+                "on this hub. Ask your instructor to add you to the course roster.",
+            )
+        return True
 
     def _with_course_groups(self, model: dict) -> dict:
         idp = [g for g in model.get("groups") or [] if not _is_course_group(g)]
@@ -70,11 +115,12 @@ class CourseMembershipMixin(Authenticator):
             model = {"name": model}
         return self._with_course_groups(model)
 
-    async def refresh_user(self, user, handler=None):
-        """Re-read the catalog: new course groups, or a logout for someone in no course."""
-        if user.name in self.admin_users or user.admin:
-            return self._with_course_groups({"name": user.name, "groups": []})
+    async def refresh_user(self, user, handler=None, **kwargs):
+        """Re-read the catalog: new course groups, or a logout for someone in no course. (The
+        identity provider's groups are those of the last sign-in.)"""
         idp = [g.name for g in user.groups if not _is_course_group(g.name)]
+        if user.name in self.admin_users or user.admin:
+            return self._with_course_groups({"name": user.name, "groups": idp})
         if not self._memberships(user.name, idp):
             self.log.info("%s is in no course any more: asking for a new login", user.name)
             return False
@@ -83,3 +129,52 @@ class CourseMembershipMixin(Authenticator):
 
 class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthenticator):
     """The class password, limited to the people in the course catalog."""
+
+
+class _OAuthUsername:
+    """A sign-in whose identity provider sent no username becomes a sentence, not a 500."""
+
+    def user_info_to_username(self, user_info):
+        claim = self.username_claim
+        name = claim(user_info) if callable(claim) else user_info.get(claim)
+        if not name:
+            raise web.HTTPError(
+                403,
+                f"The identity provider did not send your username (the claim {claim!r}); "
+                "please tell the admin (auth.username_claim in the site file).",
+            )
+        return name
+
+
+class CourseOIDCAuthenticator(CourseMembershipMixin, _OAuthUsername, GenericOAuthenticator):
+    """Any OpenID Connect provider (Keycloak, Azure AD, a campus IdP), limited to the people in
+    the course catalog; the groups claim maps people to courses and roles."""
+
+    @default("username_claim")
+    def _default_username_claim(self):
+        return "preferred_username"
+
+
+def github_team_groups(auth_state: dict) -> list[str]:
+    """A GitHub user's groups: their teams as ``org:team-slug``."""
+    return [f"{t['organization']['login']}:{t['slug']}" for t in auth_state.get("teams") or []]
+
+
+class CourseGitHubAuthenticator(CourseMembershipMixin, _OAuthUsername, GitHubOAuthenticator):
+    """GitHub, limited to the people in the course catalog; teams (``org:team``) are groups,
+    and ``allowed_organizations`` a further gate."""
+
+    @default("auth_state_groups_key")
+    def _default_groups_key(self):
+        return github_team_groups
+
+    async def idp_allows(self, username: str, authentication: dict) -> bool:
+        if not self.allowed_organizations:
+            return True
+        state = authentication.get("auth_state") or {}
+        token = state.get("access_token", "")
+        token_type = (state.get("token_response") or {}).get("token_type", "bearer")
+        for org in self.allowed_organizations:
+            if await self._check_membership_allowed_organizations(org, username, token, token_type):
+                return True
+        return False

@@ -21,6 +21,7 @@ from .images import prepull
 from .images.refs import resolve as resolve_image
 from .secrets import StoredSecret, ensure_private_dir, env_or_file
 from .settings import DEMO_SITE_FILE, Site, load_site
+from .signin import OAuthClient, SignInConfigError, configure_auth, oauth_client
 from .store import Store, utcnow
 
 #: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
@@ -38,6 +39,15 @@ CULLER_SCOPES = (
     "read:servers",
     "delete:servers",
 )
+
+#: the GPU dashboard (launcher.dashboard.app) at /services/dashboard/: like the instructor
+#: page it acts with the visitor's token, which may only stop servers (an admin's "release")
+DASHBOARD_SERVICE = "dashboard"
+DASHBOARD_TOKEN_SCOPES = ("delete:servers",)
+#: Prometheus scrapes the dashboard's /metrics with the token of this service, whose only
+#: scope is the custom one below (an admin's own token works too)
+METRICS_SERVICE = "launcher-metrics"
+METRICS_SCOPE = "custom:launcher:read-metrics"
 
 HUB_API_PORT = 8081
 
@@ -59,6 +69,9 @@ class HostFacts:
     members: list[str] = field(default_factory=list)  # everyone on its rosters
     site_file: str = ""  # for the managed services (the culler, the instructor page)
     page_port: int = 0  # a free port on 127.0.0.1 for the instructor page
+    dashboard_port: int = 0  # a free port on 127.0.0.1 for the GPU dashboard
+    metrics_token: str = ""  # the launcher-metrics service's token (Prometheus)
+    oauth: OAuthClient | None = None  # the identity provider (auth.kind oidc / github)
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -79,11 +92,12 @@ def configure(c, site: Site, host: HostFacts) -> None:
 
     # --- who may log in: the course catalog (site file + store), admins ---
     site_courses = {cid: course.model_dump(mode="json") for cid, course in site.courses.items()}
-    c.JupyterHub.authenticator_class = "launcher.auth.CoursePasswordAuthenticator"
-    c.CoursePasswordAuthenticator.user_password = host.user_password
-    c.CoursePasswordAuthenticator.admin_password = host.admin_password
-    c.CoursePasswordAuthenticator.courses = site_courses
-    c.CoursePasswordAuthenticator.store_url = site.store_url()
+    auth = configure_auth(c, site, host.oauth)  # the class password, OIDC or GitHub
+    if not site.auth.oauth:
+        c[auth].user_password = host.user_password
+        c[auth].admin_password = host.admin_password
+    c[auth].courses = site_courses
+    c[auth].store_url = site.store_url()
     c.Authenticator.admin_users = set(site.admins)
     c.Authenticator.auth_refresh_age = AUTH_REFRESH_AGE
     # the rosters' people exist in the hub from the start (admins and staff see the whole
@@ -139,16 +153,37 @@ def configure(c, site: Site, host: HostFacts) -> None:
             }
         )
 
-    # --- the instructor page: acts with each visitor's own token, holds no power itself ---
+    # --- the service pages act with each visitor's own token and hold no power themselves:
+    # the instructor page (its course's staff), the GPU dashboard (every user: students see
+    # their own GPU and quota) ---
     if host.site_file and host.page_port:
         services.append(
+            page_service(
+                PAGE_SERVICE, "launcher.instructor.app", host.page_port, PAGE_TOKEN_SCOPES, host
+            )
+        )
+    if host.site_file and host.dashboard_port:
+        services.append(
+            page_service(
+                DASHBOARD_SERVICE,
+                "launcher.dashboard.app",
+                host.dashboard_port,
+                DASHBOARD_TOKEN_SCOPES,
+                host,
+            )
+        )
+        c.JupyterHub.extra_user_scopes = {f"access:services!service={DASHBOARD_SERVICE}"}
+    c.JupyterHub.custom_scopes = {
+        METRICS_SCOPE: {"description": "Read the GPU dashboard's Prometheus metrics (/metrics)."}
+    }
+    if host.metrics_token:
+        services.append({"name": METRICS_SERVICE, "api_token": host.metrics_token})
+        roles.append(
             {
-                "name": PAGE_SERVICE,
-                "url": f"http://127.0.0.1:{host.page_port}",
-                "command": [sys.executable, "-m", "launcher.instructor.app"],
-                "environment": {"LAUNCHER_CONFIG": host.site_file},
-                "oauth_client_allowed_scopes": list(PAGE_TOKEN_SCOPES),
-                "display": True,
+                "name": METRICS_SERVICE,
+                "description": "Prometheus: scrape the GPU dashboard's /metrics, nothing else",
+                "scopes": [METRICS_SCOPE],
+                "services": [METRICS_SERVICE],
             }
         )
 
@@ -167,21 +202,35 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.JupyterHub.load_roles = roles
 
 
+def page_service(name: str, module: str, port: int, scopes, host: HostFacts) -> dict:
+    """A managed service page at /services/NAME/ behind Hub OAuth; ``scopes``: what it may do
+    with a visitor's token (JupyterHub narrows them to that visitor's own rights)."""
+    return {
+        "name": name,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", module],
+        "environment": {"LAUNCHER_CONFIG": host.site_file},
+        "oauth_client_allowed_scopes": list(scopes),
+        # part of the deployment: no "allow NAME to ..." page at the first visit
+        "oauth_no_confirm": True,
+        "display": True,
+    }
+
+
 def host_facts(site: Site) -> HostFacts:
     """Create the data directory, secrets and network the hub needs (idempotent)."""
     data = ensure_private_dir(site.data_dir())
-    user_pw = env_or_file(site.auth.password_env, data / "demo-password", 12)
-    admin_pw = env_or_file(site.auth.admin_password_env, data / "demo-admin-password", 32)
-    _check_length("class password", site.auth.password_env, user_pw, 8)
-    _check_length("admin password", site.auth.admin_password_env, admin_pw, 32)
-    _announce("class password", site.auth.password_env, user_pw)
-    _announce("admin password", site.auth.admin_password_env, admin_pw)
+    user_pw, admin_pw = class_passwords(site, data)
+    oauth = oauth_client(site, data)  # SignInConfigError: a sentence
     cli_token = env_or_file("LAUNCHER_CLI_TOKEN", data / "launcher-cli-token", 32)
+    metrics_token = env_or_file("LAUNCHER_METRICS_TOKEN", data / "launcher-metrics-token", 32)
     client = dockerhost.client()
     gateway = dockerhost.ensure_network(client, site.docker.network)
     whole = catalog.effective_site(site)  # site file + store courses
     units = gpu_inventory(whole)
-    freed = reconcile_gpus(Store(site.store_url()), client)
+    store = Store(site.store_url())
+    freed = reconcile_gpus(store, client)
+    store.clear_queue()  # the GPU queue lives in the hub's memory: a new hub has none
     for a in freed:
         say(f"GPU {a.unit_uuid} of {a.username} freed: container {a.container} no longer runs")
     if site.images.prepull and site.images.pull_policy != "never":
@@ -191,12 +240,14 @@ def host_facts(site: Site) -> HostFacts:
     return HostFacts(
         gateway,
         data,
-        user_pw.value,
-        admin_pw.value,
+        user_pw,
+        admin_pw,
         units,
         cli_token.value,
         list(whole.courses),
         sorted({name for course in whole.courses.values() for name in course.members}),
+        metrics_token=metrics_token.value,
+        oauth=oauth,
     )
 
 
@@ -213,6 +264,10 @@ def host_blockers(site: Site) -> tuple[list[Unit], list[str]]:
     try:
         units = gpu_inventory(site)
     except GpuConfigError as exc:
+        problems.append(str(exc))
+    try:
+        oauth_client(site, site.data_dir())
+    except SignInConfigError as exc:
         problems.append(str(exc))
     bundle = site.images.session_ca_bundle
     if bundle is not None and not bundle.is_file():
@@ -247,6 +302,19 @@ def reconcile_gpus(store: Store, client) -> list:
     return store.end_vanished(lambda a: a.container in running, utcnow())
 
 
+def class_passwords(site: Site, data: Path) -> tuple[str, str]:
+    """The class and admin passwords (generated on first start); none with campus sign-in."""
+    if site.auth.oauth:
+        return "", ""
+    user_pw = env_or_file(site.auth.password_env, data / "demo-password", 12)
+    admin_pw = env_or_file(site.auth.admin_password_env, data / "demo-admin-password", 32)
+    _check_length("class password", site.auth.password_env, user_pw, 8)
+    _check_length("admin password", site.auth.admin_password_env, admin_pw, 32)
+    _announce("class password", site.auth.password_env, user_pw)
+    _announce("admin password", site.auth.admin_password_env, admin_pw)
+    return user_pw.value, admin_pw.value
+
+
 class PasswordTooShort(ValueError):
     """A password given through the environment is shorter than JupyterHub accepts."""
 
@@ -276,5 +344,6 @@ def load_and_configure(c, path: str | Path | None = None) -> Site:
     path = Path(path or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = load_site(path)
     host = host_facts(site)
-    configure(c, site, replace(host, site_file=str(path), page_port=dockerhost.free_port()))
+    ports = {"page_port": dockerhost.free_port(), "dashboard_port": dockerhost.free_port()}
+    configure(c, site, replace(host, site_file=str(path), **ports))
     return site

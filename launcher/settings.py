@@ -122,10 +122,76 @@ class DockerSettings(_Strict):
     prefix: str = Field("launcher", pattern=r"^[a-z][a-z0-9]{0,19}$")
 
 
+_ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"
+
+
 class AuthSettings(_Strict):
-    kind: Literal["class-password"] = "class-password"
-    password_env: str = Field("LAUNCHER_DEMO_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    admin_password_env: str = Field("LAUNCHER_DEMO_ADMIN_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    """How people sign in: the class password (the demo), a campus OpenID Connect provider
+    (Keycloak, Azure AD / Entra ID, Shibboleth's OIDC OP, Google, ...) or GitHub."""
+
+    kind: Literal["class-password", "oidc", "github"] = Field(
+        "class-password", description="class-password | oidc | github"
+    )
+    password_env: str = Field("LAUNCHER_DEMO_PASSWORD", pattern=_ENV_VAR)
+    admin_password_env: str = Field("LAUNCHER_DEMO_ADMIN_PASSWORD", pattern=_ENV_VAR)
+    # --- oidc and github ---
+    client_id: str = Field("", description="the id the identity provider gave the hub")
+    client_secret_env: str = Field(
+        "LAUNCHER_OAUTH_CLIENT_SECRET",
+        pattern=_ENV_VAR,
+        description="environment variable with the client secret (else <data_dir>/oauth-client-secret)",
+    )
+    issuer: str = Field(
+        "", description="OIDC issuer URL; its /.well-known/openid-configuration gives the endpoints"
+    )
+    authorize_url: str = Field("", description="instead of issuer: the endpoints one by one")
+    token_url: str = ""
+    userdata_url: str = ""
+    scopes: list[str] = Field(
+        default_factory=list,
+        description="scopes to ask for (default oidc: openid profile email; github: read:org)",
+    )
+    username_claim: str = Field("preferred_username", min_length=1)
+    groups_claim: str = Field("groups", min_length=1, description="the claim listing groups")
+    allowed_groups: list[str] = Field(
+        default_factory=list,
+        description="only members of these groups (GitHub: org:team) may sign in at all",
+    )
+    admin_groups: list[str] = Field(
+        default_factory=list, description="members of these groups are hub admins"
+    )
+    allowed_organizations: list[str] = Field(
+        default_factory=list, description="github: only members of these orgs (or org:team)"
+    )
+    login_service: str = Field("", description="the sign-in button's text: 'Sign in with ...'")
+
+    @field_validator("issuer", "authorize_url", "token_url", "userdata_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlparse(value).scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthSettings:
+        if self.kind == "class-password":
+            return self
+        if not self.client_id:
+            raise ValueError(
+                f"kind {self.kind} needs client_id: the id your identity provider gave the hub "
+                "when you registered it (redirect URI: <hub url>/hub/oauth_callback)"
+            )
+        endpoints = (self.authorize_url, self.token_url, self.userdata_url)
+        if self.kind == "oidc" and not self.issuer and not all(endpoints):
+            raise ValueError(
+                "kind oidc needs issuer (e.g. https://idp.example.edu/realms/campus), or all "
+                "of authorize_url, token_url and userdata_url"
+            )
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        return self.kind != "class-password"
 
 
 class Resources(_Strict):
@@ -307,12 +373,25 @@ class StoreSettings(_Strict):
     url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
 
 
+class DashboardSettings(_Strict):
+    """The admin GPU dashboard (``/services/dashboard/``): how often it samples the GPUs into
+    the store for its charts, and how long the samples are kept."""
+
+    sample_interval: int = Field(
+        60, ge=1, le=3600, description="seconds between two samples of every GPU, e.g. 60"
+    )
+    retention_days: int = Field(
+        90, ge=1, le=3650, description="days samples and spawn timings are kept, e.g. 90"
+    )
+
+
 class Site(_Strict):
     hub: HubSettings = HubSettings()
     docker: DockerSettings = DockerSettings()
     gpus: GpuSettings = GpuSettings()
     images: ImagesSettings = ImagesSettings()
     store: StoreSettings = StoreSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     auth: AuthSettings = AuthSettings()
     admins: list[Username] = Field(default_factory=list)
     courses: dict[CourseId, Course] = Field(

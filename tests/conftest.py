@@ -19,3 +19,22 @@ def postgres_url():
 
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def campus_hub(tmp_path_factory):
+    """A hub with campus sign-in through a real OpenID Connect provider (tests/oidc.py)."""
+    from tests.oidc import campus_hub
+
+    with campus_hub(tmp_path_factory.mktemp("campus")) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="session")
+def dashboard_hub(tmp_path_factory):
+    """A hub with the fake GPUs and the GPU dashboard sampling every second
+    (tests/integration/dashboard.py), shared by the dashboard's integration and browser tests."""
+    from tests.integration.dashboard import dashboard_hub
+
+    with dashboard_hub(tmp_path_factory.mktemp("dashboard")) as hub:
+        yield hub

@@ -84,6 +84,12 @@ if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# --- the test identity provider (npm oidc-provider, for the sign-in tests) ----------------------
+if [ $WITH_TEST = 1 ] && { [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; }; then
+    say "Installing the test identity provider (oidc-provider)"
+    (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # --- teaching images used by the demo site file ------------------------------------------------
 for tag in ${LAUNCHER_IMAGE_TAGS:-2.13-cpu}; do
     # the debootstrapped base: set-up asks no registry (there may be none, and tests reach none)

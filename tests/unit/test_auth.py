@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
+from tornado.web import HTTPError
 
 from launcher.auth import CoursePasswordAuthenticator
 from launcher.catalog import Catalog
@@ -47,7 +48,10 @@ def test_roster_members_log_in_with_their_course_groups(auth):
     assert auth.manage_groups is True
     model = login(auth, "ann")
     assert model["name"] == "ann" and model["groups"] == ["course-demo-students"]
-    assert login(auth, "zoe") is None, "not on any roster"
+    with pytest.raises(HTTPError) as refused:  # not on any roster: a sentence, HTTP 403
+        login(auth, "zoe")
+    assert refused.value.status_code == 403
+    assert "not on the roster of any course" in refused.value.log_message
     assert login(auth, "ann", "wrong") is None
     admin = login(auth, "admin", "a" * 32)
     assert admin["admin"] is True and admin["groups"] == []
@@ -71,10 +75,8 @@ def test_refresh_follows_the_roster_and_logs_out_someone_removed(auth):
     assert refreshed["groups"] == ["course-dl101-students", "sso-staff"]
     catalog.apply({"dl101": course.model_copy(update={"students": []})}, "admin")
     assert asyncio.run(auth.refresh_user(zoe)) is False
-    assert asyncio.run(auth.refresh_user(HubUser("admin", admin=True))) == {
-        "name": "admin",
-        "groups": [],
-    }
+    admin = HubUser("admin", [Group("sso-admins")], admin=True)
+    assert asyncio.run(auth.refresh_user(admin)) == {"name": "admin", "groups": ["sso-admins"]}
 
 
 def auth_store(auth):
