@@ -131,6 +131,12 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.gpu_queue_timeout = site.gpus.queue_timeout
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
+    configure_services(c, host)
+
+
+def configure_services(c, host: HostFacts) -> None:
+    """The roles and the services: staff roles per course, the culler, the service pages, the
+    metrics scraper's and the `launcher` command's tokens, each with least privilege."""
     # --- each course's TAs and instructors reach its students' servers, nobody else's ---
     roles = staff_roles(host.course_ids, extra_scopes=[f"access:services!service={PAGE_SERVICE}"])
 
