@@ -98,6 +98,13 @@ def cmd_check(args) -> int:
     return 0
 
 
+def hub_argv(extra: list[str]) -> list[str]:
+    """JupyterHub's command line; ``extra`` as given after ``launcher up --`` (the ``--``
+    itself is argparse's, not JupyterHub's)."""
+    extra = extra[1:] if extra[:1] == ["--"] else extra
+    return [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG), *extra]
+
+
 def cmd_up(args) -> int:
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = _load(str(config))
@@ -109,7 +116,7 @@ def cmd_up(args) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     env = {**os.environ, "LAUNCHER_CONFIG": str(config), "PATH": _proxy_path()}
     print(f"Starting the hub at {site.hub.url} (Ctrl-C stops it; workspaces are kept)", flush=True)
-    argv = [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG), *args.hub_args]
+    argv = hub_argv(args.hub_args)
     os.execve(sys.executable, argv, env)
     return 0  # not reached
 

@@ -147,7 +147,7 @@ def configure_services(c, host: HostFacts) -> None:
             {
                 "name": CULLER_SERVICE,
                 "command": [sys.executable, "-m", "launcher.cullservice"],
-                "environment": {"LAUNCHER_CONFIG": host.site_file},
+                "environment": service_env(host),
             }
         )
         roles.append(
@@ -208,6 +208,12 @@ def configure_services(c, host: HostFacts) -> None:
     c.JupyterHub.load_roles = roles
 
 
+def service_env(host: HostFacts) -> dict:
+    """What a managed service needs to find the site (JupyterHub gives services a fixed
+    environment, so a data directory chosen through $LAUNCHER_DATA_DIR is passed on)."""
+    return {"LAUNCHER_CONFIG": host.site_file, "LAUNCHER_DATA_DIR": str(host.data_dir)}
+
+
 def page_service(name: str, module: str, port: int, scopes, host: HostFacts) -> dict:
     """A managed service page at /services/NAME/ behind Hub OAuth; ``scopes``: what it may do
     with a visitor's token (JupyterHub narrows them to that visitor's own rights)."""
@@ -215,7 +221,7 @@ def page_service(name: str, module: str, port: int, scopes, host: HostFacts) -> 
         "name": name,
         "url": f"http://127.0.0.1:{port}",
         "command": [sys.executable, "-m", module],
-        "environment": {"LAUNCHER_CONFIG": host.site_file},
+        "environment": service_env(host),
         "oauth_client_allowed_scopes": list(scopes),
         # part of the deployment: no "allow NAME to ..." page at the first visit
         "oauth_no_confirm": True,

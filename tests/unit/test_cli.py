@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_check_reports_key_and_line(tmp_path):
     site = tmp_path / "site.yaml"
@@ -72,3 +74,14 @@ def test_up_refuses_to_start_on_a_gpu_the_host_lacks(tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("The hub does not start: Course demo's gpu.pool names GPU '3'")
+
+
+@pytest.mark.parametrize(
+    "extra, tail",
+    [([], []), (["--", "--log-level=DEBUG"], ["--log-level=DEBUG"]), (["--debug"], ["--debug"])],
+)
+def test_jupyterhub_arguments_after_the_double_dash(extra, tail):
+    from launcher.cli import HUB_CONFIG, hub_argv
+
+    argv = hub_argv(extra)
+    assert argv[1:5] == ["-m", "jupyterhub", "-f", str(HUB_CONFIG)] and argv[5:] == tail

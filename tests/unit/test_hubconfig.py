@@ -76,7 +76,9 @@ def test_managed_services_hold_least_privilege():
     services = {s["name"]: s for s in c.JupyterHub.services}
     page = services["courses"]
     assert page["url"] == "http://127.0.0.1:40123"
-    assert page["environment"] == {"LAUNCHER_CONFIG": "/srv/site.yaml"}
+    # services get a fixed environment: the site file and the data directory are passed on
+    env = {"LAUNCHER_CONFIG": "/srv/site.yaml", "LAUNCHER_DATA_DIR": "/srv/launcher"}
+    assert page["environment"] == services["launcher-culler"]["environment"] == env
     # the page has no token of its own: it acts with each visitor's token, narrowed by the hub
     assert "api_token" not in page and not any(
         "courses" in r.get("services", []) for r in c.JupyterHub.load_roles
