@@ -171,7 +171,10 @@ def test_the_hub_runs_the_dashboard_with_least_privilege():
     dash = services["dashboard"]
     assert dash["url"] == "http://127.0.0.1:40124"
     assert dash["command"][1:] == ["-m", "launcher.dashboard.app"]
-    assert dash["environment"] == {"LAUNCHER_CONFIG": "/srv/site.yaml"}
+    assert dash["environment"] == {
+        "LAUNCHER_CONFIG": "/srv/site.yaml",
+        "LAUNCHER_DATA_DIR": "/srv/launcher",
+    }
     # no token of its own; a visitor's token may only stop servers (within their own rights)
     assert "api_token" not in dash and dash["oauth_client_allowed_scopes"] == ["delete:servers"]
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}
