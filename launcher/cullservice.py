@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import docker
 import docker.errors
@@ -67,10 +66,7 @@ class HubApi:
             offset = page["_pagination"]["next"]["offset"]
 
     def stop(self, user: str, server: str) -> None:
-        path = f"/users/{quote(user, safe='')}/" + (
-            f"servers/{quote(server, safe='')}" if server else "server"
-        )
-        resp = self.session.delete(f"{self.url}{path}", timeout=30)
+        resp = self.session.delete(f"{self.url}{names.server_path(user, server)}", timeout=30)
         if resp.status_code not in (202, 204, 404):
             resp.raise_for_status()
 

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from datetime import datetime
-from urllib.parse import quote
 
 import requests
 
@@ -14,6 +13,7 @@ from .dashboard import aggregate
 from .gpu import metrics
 from .gpu.inventory import Unit
 from .hubconfig import GpuConfigError, gpu_inventory
+from .names import server_path
 from .settings import Site
 from .store import Allocation, Store, utcnow
 
@@ -85,12 +85,9 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
         return 0
     token = os.environ.get("LAUNCHER_CLI_TOKEN") or _read_token(site)
     for user, server in sorted(holders):
-        path = f"/users/{quote(user, safe='')}/" + (
-            f"servers/{quote(server)}" if server else "server"
-        )
         try:
             resp = requests.delete(
-                f"{site.hub.url}/hub/api{path}",
+                f"{site.hub.url}/hub/api{server_path(user, server)}",
                 headers={"Authorization": f"token {token}"},
                 timeout=30,
             )

@@ -1,4 +1,5 @@
-"""Docker object names derived from JupyterHub usernames and course ids (pure functions).
+"""Docker object names derived from JupyterHub usernames and course ids, and the hub API path
+of a user's server (pure functions).
 
 Docker names must match ``[a-zA-Z0-9][a-zA-Z0-9_.-]*``. Usernames can be anything JupyterHub
 accepts (unicode, dots, ``@``, 200 characters). The rule, after kubespawner's ``safe_slug``:
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import quote
 
 _SAFE = re.compile(r"^[a-z0-9]+([.-][a-z0-9]+)*$")
 _UNSAFE_RUN = re.compile(r"[^a-z0-9]+")
@@ -46,3 +48,9 @@ def container_name(prefix: str, username: str, course: str, server_name: str = "
 def workspace_volume(prefix: str, username: str, course: str) -> str:
     """The named volume that holds a student's home directory for one course."""
     return "_".join([prefix, "home", safe_slug(username), safe_slug(course)])
+
+
+def server_path(username: str, server: str = "") -> str:
+    """The hub API path of a user's default server or of one of their named servers."""
+    user = quote(username, safe="")
+    return f"/users/{user}/servers/{quote(server, safe='')}" if server else f"/users/{user}/server"

@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import requests
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
@@ -36,12 +36,6 @@ DEFAULT_ERRORS = {
     404: "There is no such page.",
     405: "That action is not possible on this page.",
 }
-
-
-def server_path(username: str, server: str = "") -> str:
-    """The hub API path of a user's default server or of one of their named servers."""
-    user = quote(username, safe="")
-    return f"/users/{user}/servers/{quote(server, safe='')}" if server else f"/users/{user}/server"
 
 
 class ServicePage(HubOAuthenticated, web.RequestHandler):

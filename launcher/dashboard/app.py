@@ -33,9 +33,10 @@ from tornado import web
 from .. import catalog
 from ..gpu import metrics as gpu_metrics
 from ..hubconfig import METRICS_SCOPE, GpuConfigError, gpu_inventory
+from ..names import server_path
 from ..settings import load_site
 from ..store import Allocation, Store
-from ..webpage import DEFAULT_ERRORS, ServicePage, listen, make_app, server_path, service_prefix
+from ..webpage import DEFAULT_ERRORS, ServicePage, listen, make_app, service_prefix
 from . import aggregate, charts, text
 from .board import Board, Scope
 from .metrics import exposition

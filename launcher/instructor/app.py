@@ -18,9 +18,10 @@ from tornado import web
 from .. import catalog
 from ..catalog import CatalogConflict
 from ..courses import default_course, group_name, materials_dir, memberships
+from ..names import server_path
 from ..settings import Course, load_site
 from ..store import Store
-from ..webpage import ServicePage, listen, make_app, server_path, service_prefix
+from ..webpage import ServicePage, listen, make_app, service_prefix
 from .edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
 
 log = logging.getLogger("launcher.instructor")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from launcher import names
 from launcher.names import container_name, safe_slug, workspace_volume
 
 DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -83,3 +84,16 @@ def test_parts_never_run_together():
 def test_each_user_and_course_gets_its_own_volume():
     volumes = {workspace_volume("p", u, c) for u in HOSTILE for c in ("dl101", "nlp")}
     assert len(volumes) == 2 * len(HOSTILE)
+
+
+@pytest.mark.parametrize(
+    "user, server, path",
+    [
+        ("ann", "", "/users/ann/server"),
+        ("ann", "cv201", "/users/ann/servers/cv201"),
+        ("x.y@example.org", "", "/users/x.y%40example.org/server"),
+        ("a/b", "c d", "/users/a%2Fb/servers/c%20d"),
+    ],
+)
+def test_server_path(user, server, path):
+    assert names.server_path(user, server) == path
