@@ -153,17 +153,7 @@ class Catalog:
             raise CatalogConflict(
                 f"{course_id} is declared in the site file; an admin changes it there."
             )
-        current = self.store.course_specs()
-        (change,) = plan({course_id: current[course_id]}, {course_id: spec(course)}, {}, False)
-        if change.action != "unchanged":
-            self.store.write_courses(
-                {course_id: spec(course)},
-                [],
-                [(course_id, change.action, "; ".join(change.details))],
-                actor,
-                utcnow(),
-            )
-        return change
+        return next(c for c in self.apply({course_id: course}, actor) if c.course == course_id)
 
     def export(self) -> str:
         """The store's courses as a course file (defaults left out); applying it changes

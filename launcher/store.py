@@ -341,17 +341,9 @@ class Store:
                     granted_at=at,
                 )
             )
-            entry = conn.execute(
-                insert(admin_audit).values(
-                    at=at,
-                    actor=by,
-                    action="grant",
-                    target=username,
-                    course=course,
-                    details=f"{hours:+g} GPU-hours this period",
-                )
+            return _audit(
+                conn, by, "grant", username, course, f"{hours:+g} GPU-hours this period", at
             )
-            return entry.inserted_primary_key[0]
 
     def grants(self, since: datetime) -> list[dict]:
         """Every grant made since ``since`` (username, course, extra_hours, granted_at, ...)."""
@@ -464,15 +456,20 @@ class Store:
     ) -> int:
         """Log what an admin (or a course's staff) did; returns the entry's id."""
         with self.engine.begin() as conn:
-            entry = conn.execute(
-                insert(admin_audit).values(
-                    at=at, actor=actor, action=action, target=target, course=course, details=details
-                )
-            )
-            return entry.inserted_primary_key[0]
+            return _audit(conn, actor, action, target, course, details, at)
 
     def admin_actions(self, limit: int = 50) -> list[dict]:
         """The latest admin actions, newest first."""
         query = select(admin_audit).order_by(admin_audit.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _audit(conn, actor: str, action: str, target: str, course: str, details: str, at) -> int:
+    """One admin_audit row inside the caller's transaction; returns its id."""
+    entry = conn.execute(
+        insert(admin_audit).values(
+            at=at, actor=actor, action=action, target=target, course=course, details=details
+        )
+    )
+    return entry.inserted_primary_key[0]
