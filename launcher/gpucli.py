@@ -9,7 +9,9 @@ from datetime import datetime
 
 import requests
 
-from .dashboard import aggregate
+from .catalog import Catalog
+from .dashboard.board import Board
+from .dashboard.sampler import LiveReadings
 from .gpu import metrics
 from .gpu.inventory import Unit
 from .hubconfig import GpuConfigError, gpu_inventory
@@ -20,17 +22,9 @@ from .store import Allocation, Store, utcnow
 
 def gpu_map(site: Site, units: list[Unit], store: Store, now: datetime) -> list[dict]:
     """One row per unit: what it is, what it does now, who holds it since when, and their
-    quota use (the dashboard's GPU map)."""
-    active = store.active()
-    use = {}
-    for a in active:
-        quota = site.courses[a.course].quota if a.course in site.courses else None
-        if quota is not None and quota.gpu_hours is not None:
-            used, granted = store.period_use(a.username, a.course, quota.period, now)
-            use[(a.username, a.course)] = (used, quota.gpu_hours + granted)
-    return aggregate.gpu_map(
-        units, active, metrics.per_unit(metrics.read(site.gpus.nvidia_smi), units), use
-    )
+    quota use: the dashboard's GPU map, read the way the dashboard reads it."""
+    readings = LiveReadings(lambda: metrics.read(site.gpus.nvidia_smi), units)
+    return Board(Catalog(site.courses, store), units, readings, clock=lambda: now).gpus(None)
 
 
 def format_map(rows: list[dict]) -> str:
