@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from . import dockerhost
+from . import dockerhost, pidfiles
 from .catalog import effective_site
 from .hubconfig import course_images, host_blockers
 from .images.checks import check_images, stale_containers
 from .images.prepull import prepull
+from .proxycheck import REPO_ROOT, proxy_path, proxy_problem
 from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
 from .store import StoreUnavailable
 
-HUB_CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the one JupyterHub configuration file: it loads the site file ($LAUNCHER_CONFIG)
+HUB_CONFIG = REPO_ROOT / "jupyterhub_config.py"
 
 
 def _load(path: str | None) -> Site:
@@ -38,13 +38,6 @@ def _with_catalog(site: Site) -> Site:
         return effective_site(site)
     except StoreUnavailable:
         return site
-
-
-def _proxy_path() -> str:
-    """PATH with the repository's node_modules/.bin (configurable-http-proxy) in front."""
-    local_bin = REPO_ROOT / "node_modules" / ".bin"
-    path = os.environ.get("PATH", "")
-    return f"{local_bin}{os.pathsep}{path}" if local_bin.is_dir() else path
 
 
 def check(site: Site) -> tuple[list[str], list[str]]:
@@ -73,16 +66,26 @@ def check(site: Site) -> tuple[list[str], list[str]]:
     problems += blocking
     if not blocking:
         say(f"GPUs: {len(units)} allocatable unit(s)")
-    if shutil.which("configurable-http-proxy", path=_proxy_path()):
-        say("configurable-http-proxy is installed")
+    proxy = proxy_problem()
+    if proxy is None:
+        say("configurable-http-proxy and its Node.js are installed")
     else:
-        problems.append(
-            "configurable-http-proxy is not installed; run `npm ci` in the repository "
-            "(or `make up`), or `npm install -g configurable-http-proxy`."
+        problems.append(proxy)
+        blocking.append(proxy)
+    data_dir = site.data_dir()
+    hub_pid = pidfiles.running_hub(data_dir)
+    left_proxy = pidfiles.running_from(data_dir / pidfiles.PROXY_PID_FILE, pidfiles.PROXY_MARKERS)
+    if hub_pid:
+        print(f"note: the hub of {data_dir} is running (PID {hub_pid})")
+    elif left_proxy:
+        print(
+            f"note: the proxy (PID {left_proxy}) of a hub of {data_dir} that stopped without "
+            "ending it is still running; `launcher up` ends it"
         )
-    with socket.socket() as sock:
-        if sock.connect_ex((site.hub.ip, site.hub.port)) == 0:
-            print(f"note: {site.hub.url} already answers (is the hub already running?)")
+    else:
+        with socket.socket() as sock:
+            if sock.connect_ex((site.hub.ip, site.hub.port)) == 0:
+                print(f"note: {site.hub.url} already answers (another program has the port)")
     return problems, blocking
 
 
@@ -102,19 +105,32 @@ def hub_argv(extra: list[str]) -> list[str]:
     """JupyterHub's command line; ``extra`` as given after ``launcher up --`` (the ``--``
     itself is argparse's, not JupyterHub's)."""
     extra = extra[1:] if extra[:1] == ["--"] else extra
-    return [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG), *extra]
+    return [sys.executable, "-m", "launcher.hubapp", "-f", str(HUB_CONFIG), *extra]
 
 
 def cmd_up(args) -> int:
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
     site = _load(str(config))
+    hub_pid = pidfiles.running_hub(site.data_dir())
+    if hub_pid:
+        print(
+            f"The hub does not start: a hub of {site.data_dir()} is already running (PID "
+            f"{hub_pid}). Stop it first (Ctrl-C where it runs, or `kill {hub_pid}`).",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        pidfiles.end_left_proxy(site.data_dir(), lambda msg: print(msg, flush=True))
+    except pidfiles.LeftProcessError as exc:
+        print(f"The hub does not start: {exc}", file=sys.stderr)
+        return 1
     problems, blocking = check(site)
     if blocking:
         print(f"The hub does not start: {' '.join(blocking)}", file=sys.stderr)
         return 1
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
-    env = {**os.environ, "LAUNCHER_CONFIG": str(config), "PATH": _proxy_path()}
+    env = {**os.environ, "LAUNCHER_CONFIG": str(config), "PATH": proxy_path()}
     print(f"Starting the hub at {site.hub.url} (Ctrl-C stops it; workspaces are kept)", flush=True)
     argv = hub_argv(args.hub_args)
     os.execve(sys.executable, argv, env)

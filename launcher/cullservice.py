@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import requests
 
-from . import catalog, names
+from . import catalog, lifecycle, names
 from .courses import default_course, memberships
 from .culler import Server, Verdict, judge, track_gpu_idle
 from .gpu import metrics
@@ -178,18 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     api = HubApi(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     culler = Culler(site, api, units, lambda: metrics.read(site.gpus.nvidia_smi), docker.from_env())
     log.info("checking session limits every %ds", site.hub.cull_interval)
-    try:
-        while True:
-            try:
-                culler.check()
-            except (requests.RequestException, docker.errors.DockerException) as exc:
-                log.warning("this round failed, trying again: %s", exc)
-            if args.once:
-                return 0
-            time.sleep(site.hub.cull_interval)  # the period between rounds
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        return 0
+    while True:  # until SIGINT or SIGTERM (lifecycle.run_service)
+        try:
+            culler.check()
+        except (requests.RequestException, docker.errors.DockerException) as exc:
+            log.warning("this round failed, trying again: %s", exc)
+        if args.once:
+            return 0
+        time.sleep(site.hub.cull_interval)  # the period between rounds
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(lifecycle.run_service(main))

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import catalog, dockerhost
+from . import catalog, dockerhost, lifecycle, pidfiles
 from .courses import staff_roles
 from .gpu import inventory
 from .gpu.inventory import Unit
@@ -72,6 +72,7 @@ class HostFacts:
     dashboard_port: int = 0  # a free port on 127.0.0.1 for the GPU dashboard
     metrics_token: str = ""  # the launcher-metrics service's token (Prometheus)
     oauth: OAuthClient | None = None  # the identity provider (auth.kind oidc / github)
+    hub_pid: int = 0  # the hub's own PID: its managed services stop when it is gone
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -86,7 +87,9 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.JupyterHub.db_url = f"sqlite:///{data / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(data / "jupyterhub_cookie_secret")
     c.JupyterHub.cleanup_servers = site.hub.stop_servers_on_exit
-    c.ConfigurableHTTPProxy.pid_file = str(data / "jupyterhub-proxy.pid")
+    # the next `launcher up` finds a hub that still runs, or the proxy of one that died
+    c.JupyterHub.pid_file = str(data / pidfiles.HUB_PID_FILE)
+    c.ConfigurableHTTPProxy.pid_file = str(data / pidfiles.PROXY_PID_FILE)
     proxy_port = site.hub.proxy_api_port or site.hub.port + 1
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_port}"
 
@@ -210,8 +213,12 @@ def configure_services(c, host: HostFacts) -> None:
 
 def service_env(host: HostFacts) -> dict:
     """What a managed service needs to find the site (JupyterHub gives services a fixed
-    environment, so a data directory chosen through $LAUNCHER_DATA_DIR is passed on)."""
-    return {"LAUNCHER_CONFIG": host.site_file, "LAUNCHER_DATA_DIR": str(host.data_dir)}
+    environment, so a data directory chosen through $LAUNCHER_DATA_DIR is passed on), and
+    the hub it must not outlive."""
+    env = {"LAUNCHER_CONFIG": host.site_file, "LAUNCHER_DATA_DIR": str(host.data_dir)}
+    if host.hub_pid:
+        env[lifecycle.HUB_PID_ENV] = str(host.hub_pid)
+    return env
 
 
 def page_service(name: str, module: str, port: int, scopes, host: HostFacts) -> dict:
@@ -357,5 +364,5 @@ def load_and_configure(c, path: str | Path | None = None) -> Site:
     site = load_site(path)
     host = host_facts(site)
     ports = {"page_port": dockerhost.free_port(), "dashboard_port": dockerhost.free_port()}
-    configure(c, site, replace(host, site_file=str(path), **ports))
+    configure(c, site, replace(host, site_file=str(path), hub_pid=os.getpid(), **ports))
     return site

@@ -140,14 +140,12 @@ def make_app(
 
 
 def listen(app: web.Application, log: logging.Logger) -> None:
-    """Serve ``app`` where the hub said (``$JUPYTERHUB_SERVICE_URL``) until stopped."""
+    """Serve ``app`` where the hub said (``$JUPYTERHUB_SERVICE_URL``) until SIGINT or SIGTERM
+    (:func:`launcher.lifecycle.run_service` turns either into a quiet exit)."""
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app.listen(url.port, url.hostname)
     log.info("serving %s on %s", app.settings["prefix"], url.netloc)
-    try:
-        ioloop.IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        pass
+    ioloop.IOLoop.current().start()
 
 
 def service_prefix() -> str:

@@ -1,6 +1,11 @@
 """Shared fixtures. The integration and browser tiers share one real hub per test session."""
 
+import os
+import signal
+
 import pytest
+
+from tests import processes
 
 HOSTILE_USERS = ["ünïcode", "a--b", "a-b", "x.y@example.org", "z" * 200]
 
@@ -38,3 +43,29 @@ def dashboard_hub(tmp_path_factory):
 
     with dashboard_hub(tmp_path_factory.mktemp("dashboard")) as hub:
         yield hub
+
+
+#: seconds a process the session started may take to go once its fixtures are done (a
+#: managed service notices within a second that its hub is gone)
+LEFTOVER_GRACE = 15
+
+
+def pytest_configure(config):
+    # orphans of the hubs, proxies and services the tests start come to this process, so
+    # that the check below finds them (instead of init adopting them unseen)
+    processes.become_subreaper()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """At the end of the session no process the tests started (hub, proxy, managed service,
+    registry, identity provider, database server, browser) may still run: each one left is
+    ended by its PID and the session fails."""
+    yield
+    left = processes.leftovers(os.getpid(), LEFTOVER_GRACE)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    processes.reap_zombies()
+    assert not left, "processes the tests started are still running:\n" + "\n".join(
+        f"  {pid}: {cmd[:200]}" for pid, cmd in left.items()
+    )

@@ -30,7 +30,7 @@ from jupyterhub.utils import url_path_join
 from prometheus_client import CONTENT_TYPE_LATEST
 from tornado import web
 
-from .. import catalog
+from .. import catalog, lifecycle
 from ..gpu import metrics as gpu_metrics
 from ..hubconfig import METRICS_SCOPE, GpuConfigError, gpu_inventory
 from ..names import server_path
@@ -464,4 +464,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(lifecycle.run_service(main))

@@ -15,7 +15,7 @@ from pathlib import Path
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from .. import catalog
+from .. import catalog, lifecycle
 from ..catalog import CatalogConflict
 from ..courses import default_course, group_name, materials_dir, memberships
 from ..names import server_path
@@ -167,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(lifecycle.run_service(main))

@@ -27,7 +27,7 @@ import docker
 import requests
 import yaml
 
-from launcher import dockerhost
+from launcher import dockerhost, pidfiles
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -326,10 +326,12 @@ def running_hub(
     env_extra: dict | None = None,
     before_start: Callable[[Hub], None] | None = None,
     port: int | None = None,
+    start: bool = True,
 ):
     """``site_extra`` may be a function of the students' network gateway (created first);
     ``before_start(hub)`` runs once the site file is written (e.g. `launcher courses apply`);
-    ``port``: the hub's public port (default: a free one; the proxy API takes port + 1)."""
+    ``port``: the hub's public port (default: a free one; the proxy API takes port + 1);
+    ``start=False``: the caller starts the hub (:func:`start_hub`)."""
     client = docker.from_env()
     client.images.get(IMAGE)  # fails loudly if set-up did not build the teaching image
     prefix = "lt" + secrets.token_hex(3)
@@ -352,7 +354,8 @@ def running_hub(
     try:
         if before_start is not None:
             before_start(hub)
-        start_hub(hub)
+        if start:
+            start_hub(hub)
         yield hub
     finally:
         stop_hub(hub)
@@ -365,7 +368,9 @@ def running_hub(
             client.networks.get(hub.network).remove()
 
 
-def start_hub(hub: Hub) -> None:
+def start_hub(hub: Hub, sigint_ignored: bool = False) -> None:
+    """Start ``launcher up`` for ``hub`` and wait until it answers; ``sigint_ignored``: as a
+    hub started from a script, CI or ``nohup`` gets it (and hands it to its services)."""
     env = {
         **os.environ,
         "LAUNCHER_DEMO_PASSWORD": USER_PASSWORD,
@@ -380,6 +385,9 @@ def start_hub(hub: Hub) -> None:
         env=env,
         cwd=hub.site_file.parent,
         start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
 
     def answers():
@@ -394,11 +402,14 @@ def start_hub(hub: Hub) -> None:
 
 
 def stop_hub(hub: Hub) -> None:
-    if hub.proc is None or hub.proc.poll() is not None:
-        return
-    hub.proc.send_signal(signal.SIGTERM)
-    try:
-        hub.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(hub.proc.pid, signal.SIGKILL)
-        hub.proc.wait(timeout=10)
+    """Stop the hub as its admin would (SIGTERM); kill it if it hangs. Its managed services
+    stop by themselves once it is gone; a proxy it could not end is ended as the next
+    `launcher up` would."""
+    if hub.proc is not None and hub.proc.poll() is None:
+        hub.proc.send_signal(signal.SIGTERM)
+        try:
+            hub.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.proc.pid, signal.SIGKILL)
+            hub.proc.wait(timeout=10)
+    pidfiles.end_left_proxy(hub.data_dir, print)

@@ -84,4 +84,5 @@ def test_jupyterhub_arguments_after_the_double_dash(extra, tail):
     from launcher.cli import HUB_CONFIG, hub_argv
 
     argv = hub_argv(extra)
-    assert argv[1:5] == ["-m", "jupyterhub", "-f", str(HUB_CONFIG)] and argv[5:] == tail
+    assert argv[1:5] == ["-m", "launcher.hubapp", "-f", str(HUB_CONFIG)] and argv[5:] == tail
+    assert HUB_CONFIG.is_file() and HUB_CONFIG.parent.joinpath("launcher").is_dir()
