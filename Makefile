@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PYTEST_ARGS ?=
+# the environment's programs first: Node.js, when set-up installed it there (ensure-node.sh)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: up test setup setup-test lint format bench
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from launcher.proxycheck import proxy_path
 from tests.integration.hub import ARTIFACTS, wait_for
 
 IDP_DIR = Path(__file__).resolve().parent / "idp"
@@ -68,7 +70,7 @@ def identity_provider(tmp: Path, accounts: dict, redirect_uri: str, name: str = 
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"{name}.log").open("ab")
     proc = subprocess.Popen(
-        ["node", str(IDP_DIR / "provider.mjs"), str(config)],
+        [shutil.which("node", path=proxy_path()), str(IDP_DIR / "provider.mjs"), str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=IDP_DIR,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# All set-up for `make up` / `make test` on a Debian/Ubuntu host, idempotent:
-# system packages, Docker engine, Python environment, proxy, teaching image(s), and with --test
+# All set-up for `make up` / `make test` on a Debian/Ubuntu host, idempotent: system packages,
+# Docker engine, Python environment, Node.js and the proxy, teaching image(s), and with --test
 # the browser for the browser tier. A second run reuses everything that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,7 +45,6 @@ install_test_registry() {
 # --- system packages ---------------------------------------------------------------------------
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-command -v npm >/dev/null || apt_install nodejs npm
 command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -x /usr/bin/chromium ] || apt_install chromium; }
 [ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
@@ -77,6 +76,10 @@ if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.launcher-installed-*
     touch "$stamp"
 fi
+
+# --- Node.js for the proxy: the host's if new enough, else from PyPI into the environment ---------
+bash deploy/host/ensure-node.sh "$VENV"
+export PATH="$PWD/$VENV/bin:$PATH"
 
 # --- the proxy (configurable-http-proxy, from npm) ---------------------------------------------
 if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
