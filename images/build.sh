@@ -10,13 +10,25 @@
 #   --pip-index-url URL   package index replacing PyPI (a campus mirror)
 #   --find-links DIR      directory of wheels pip may use; repeatable. Every *.whl in it is
 #                         put into the build context. Default: the torch-VERSION wheels (only
-#                         those) of /opt/wheels and /opt/pypi-more/files, where they exist.
+#                         those; for a CPU tag only torch-VERSION+cpu) of the local wheel
+#                         directories /opt/wheels and /opt/pypi-more/files, where they exist.
+#   --no-local-wheels     do not look in the local wheel directories (build as a host without
+#                         them would)
+#   --torch-index URL     package index for torch, replacing the matrix entry's index_url (e.g.
+#                         a campus mirror of https://download.pytorch.org/whl/cpu). Asked only
+#                         when no local torch wheel was found, and only if it answers.
 #   --extra-ca FILE       PEM bundle of extra CAs trusted in the build and in the image
 #                         (TLS-intercepting proxies). Default: $LAUNCHER_EXTRA_CA_BUNDLE, else
 #                         /etc/ssl/certs/ca-certificates.crt when it exists. --extra-ca '' : none.
 #   --push REGISTRY       also tag REGISTRY/REPO:TAG and push it
 #   --force               rebuild even if REPO:TAG exists locally
 #
+# Where torch comes from: a local torch wheel when there is one (preferred: nothing to
+# download), else the torch index (when it answers from this host), else the package index.
+# A CPU tag installs torch==VERSION+cpu and nothing else: when no source has that build, the
+# build stops with a sentence saying where it looked, never falling back to PyPI's CUDA build
+# (several GB). The build runs on the host's network (--network host), so indexes and
+# mirrors on 127.0.0.1 work.
 # Idempotent: an existing REPO:TAG is kept (and pushed, with --push) unless --force.
 # When the base image is neither local nor pullable (no registry), a Debian bookworm base is
 # bootstrapped with debootstrap and imported as launcher-base:bookworm (reused afterwards;
@@ -43,6 +55,9 @@ BASE=""
 APT_MIRROR=""
 PIP_INDEX=""
 FIND_LINKS=()
+LOCAL_WHEELS=1
+TORCH_INDEX_SET=0
+TORCH_INDEX_ARG=""
 EXTRA_CA_SET=0
 EXTRA_CA=""
 PUSH=""
@@ -56,6 +71,8 @@ while [ $# -gt 0 ]; do
         --apt-mirror) need_arg "$@"; APT_MIRROR=$2; shift 2 ;;
         --pip-index-url) need_arg "$@"; PIP_INDEX=$2; shift 2 ;;
         --find-links) need_arg "$@"; FIND_LINKS+=("$2"); shift 2 ;;
+        --no-local-wheels) LOCAL_WHEELS=0; shift ;;
+        --torch-index) need_arg "$@"; TORCH_INDEX_ARG=$2; TORCH_INDEX_SET=1; shift 2 ;;
         --extra-ca) need_arg "$@"; EXTRA_CA=$2; EXTRA_CA_SET=1; shift 2 ;;
         --push) need_arg "$@"; PUSH=$2; shift 2 ;;
         --force) FORCE=1; shift ;;
@@ -67,7 +84,7 @@ done
 [ -n "$TAG" ] || { usage >&2; exit 2; }
 
 # ---------------------------------------------------------------------------- matrix entry
-# Prints KEY=VALUE lines (torch, python, cuda, base, index_url) of the entry TAG; an absent
+# Prints KEY=VALUE lines (torch, python, cuda, cudnn, ...) of the entry TAG; an absent
 # or null value prints as KEY=. PyYAML when the host's python3 has it, else awk.
 read_matrix() {
     local tag=$1
@@ -80,7 +97,7 @@ with open(path) as f:
 entry = images.get(tag)
 if entry is None:
     sys.exit(3)
-for key in ("torch", "python", "cuda", "base", "index_url", "min_driver", "cuda_arch_list"):
+for key in ("torch", "python", "cuda", "cudnn", "base", "index_url", "min_driver", "cuda_arch_list"):
     value = entry.get(key)
     print(f"{key}={'' if value is None else value}")
 PY
@@ -107,7 +124,7 @@ PY
             }
             END {
                 if (!found) exit 3
-                n = split("torch python cuda base index_url min_driver cuda_arch_list", keys, " ")
+                n = split("torch python cuda cudnn base index_url min_driver cuda_arch_list", keys, " ")
                 for (i = 1; i <= n; i++) print keys[i] "=" val[keys[i]]
             }' "$MATRIX"
     fi
@@ -121,11 +138,16 @@ field() { printf '%s\n' "$ENTRY" | sed -n "s/^$1=//p"; }
 TORCH_VERSION=$(field torch)
 PYTHON_VERSION=$(field python)
 CUDA_VERSION=$(field cuda)
+CUDNN_VERSION=$(field cudnn)
 CUDA_ARCH_LIST=$(field cuda_arch_list)
 MIN_DRIVER=$(field min_driver)
 MATRIX_BASE=$(field base)
 TORCH_INDEX_URL=$(field index_url)
+[ "$TORCH_INDEX_SET" = 0 ] || TORCH_INDEX_URL=$TORCH_INDEX_ARG
 [ -n "$TORCH_VERSION" ] || die "matrix entry $TAG has no torch version"
+# A CPU tag takes the +cpu build only: PyPI's plain torch==VERSION is the CUDA build.
+if [ -n "$CUDA_VERSION" ]; then TORCH_REQUIREMENT="torch==$TORCH_VERSION"; TORCH_GLOB="torch-$TORCH_VERSION[-+]*.whl"
+else TORCH_REQUIREMENT="torch==$TORCH_VERSION+cpu"; TORCH_GLOB="torch-$TORCH_VERSION+cpu-*.whl"; fi
 BASE=${BASE:-${MATRIX_BASE:-debian:bookworm-slim}}
 IMAGE=$IMAGE_REPO:$TAG
 say "image $IMAGE: torch $TORCH_VERSION, python ${PYTHON_VERSION:-?}, cuda ${CUDA_VERSION:-none}, base $BASE"
@@ -215,6 +237,7 @@ add_wheel() {
     ln "$whl" "$dest" 2>/dev/null || cp "$whl" "$dest"
     say "  wheel $(basename "$whl") ($(du -h "$whl" | cut -f1))"
 }
+LOCAL_DIRS=(${LAUNCHER_LOCAL_WHEEL_DIRS:-/opt/wheels /opt/pypi-more/files})
 shopt -s nullglob
 if [ ${#FIND_LINKS[@]} -gt 0 ]; then
     for dir in "${FIND_LINKS[@]}"; do
@@ -222,17 +245,54 @@ if [ ${#FIND_LINKS[@]} -gt 0 ]; then
         say "wheels from $dir"
         for whl in "$dir"/*.whl; do add_wheel "$whl"; done
     done
-else
-    for dir in /opt/wheels /opt/pypi-more/files; do
+    LOOKED="the --find-links directories (${FIND_LINKS[*]})"
+elif [ "$LOCAL_WHEELS" = 1 ]; then
+    for dir in "${LOCAL_DIRS[@]}"; do
         [ -d "$dir" ] || continue
-        for whl in "$dir/torch-$TORCH_VERSION"-*.whl "$dir/torch-$TORCH_VERSION"+*.whl; do
+        for whl in "$dir"/$TORCH_GLOB; do
             say "wheels from $dir"
             add_wheel "$whl"
         done
     done
+    LOOKED="the local wheel directories (${LOCAL_DIRS[*]})"
+else
+    LOOKED="no local wheel directory (--no-local-wheels)"
 fi
+LOCAL_TORCH=$(cd "$CTX/wheels" && ls $TORCH_GLOB 2>/dev/null | head -n 1)
 shopt -u nullglob
-[ -n "$(ls -A "$CTX/wheels")" ] || say "no local wheels: everything comes from the package index"
+
+# ---------------------------------------------------------------------------- torch source
+# Prints why URL cannot serve torch (nothing when its torch page answers 200).
+index_problem() {
+    python3 - "$1" <<'PY'
+import sys, urllib.error, urllib.request
+url = sys.argv[1].rstrip("/") + "/torch/"
+try:
+    urllib.request.urlopen(url, timeout=10).close()
+except urllib.error.HTTPError as exc:
+    print(f"has no torch (HTTP {exc.code} for {url})")
+except Exception as exc:  # noqa: BLE001 - any failure: the index is not used
+    print(f"does not answer from this host ({getattr(exc, 'reason', exc)})")
+PY
+}
+INDEX_NOTE="no torch index"
+if [ -n "$LOCAL_TORCH" ]; then
+    say "torch from the local wheel $LOCAL_TORCH (no torch index asked)"
+    [ -z "$TORCH_INDEX_URL" ] || INDEX_NOTE="the torch index $TORCH_INDEX_URL (not asked)"
+    TORCH_INDEX_URL=""
+elif [ -n "$TORCH_INDEX_URL" ]; then
+    problem=$(index_problem "$TORCH_INDEX_URL")
+    if [ -n "$problem" ]; then
+        say "the torch index $TORCH_INDEX_URL $problem: not used"
+        INDEX_NOTE="the torch index $TORCH_INDEX_URL, which $problem"
+        TORCH_INDEX_URL=""
+    else
+        say "torch ($TORCH_REQUIREMENT) from the torch index $TORCH_INDEX_URL"
+        INDEX_NOTE="the torch index $TORCH_INDEX_URL"
+    fi
+fi
+[ -n "$LOCAL_TORCH" ] || [ -n "$TORCH_INDEX_URL" ] || \
+    say "no local torch wheel and no torch index: $TORCH_REQUIREMENT comes from ${PIP_INDEX:-PyPI}"
 
 if [ "$EXTRA_CA_SET" = 0 ]; then
     if [ -n "${LAUNCHER_EXTRA_CA_BUNDLE:-}" ]; then
@@ -254,11 +314,13 @@ fi
 BUILD_ARGS=(
     --build-arg "BASE_IMAGE=$BASE"
     --build-arg "TORCH_VERSION=$TORCH_VERSION"
+    --build-arg "TORCH_REQUIREMENT=$TORCH_REQUIREMENT"
     --build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL"
     --build-arg "PIP_INDEX_URL=$PIP_INDEX"
     --build-arg "APT_MIRROR=$APT_MIRROR"
     --build-arg "PYTHON_VERSION=${PYTHON_VERSION:-3.11}"
     --build-arg "CUDA_VERSION=$CUDA_VERSION"
+    --build-arg "CUDNN_VERSION=$CUDNN_VERSION"
     --build-arg "CUDA_ARCH_LIST=$CUDA_ARCH_LIST"
     --build-arg "MIN_DRIVER=$MIN_DRIVER"
     --build-arg "IMAGE_TAG=$TAG"
@@ -273,8 +335,16 @@ fi
 [ -z "$HUB_VERSION" ] || BUILD_ARGS+=(--build-arg "JUPYTERHUB_VERSION=$HUB_VERSION")
 [ -z "${LAUNCHER_JUPYTERLAB_VERSION:-}" ] || BUILD_ARGS+=(--build-arg "JUPYTERLAB_VERSION=$LAUNCHER_JUPYTERLAB_VERSION")
 
-say "DOCKER_BUILDKIT=0 docker build --force-rm -t $IMAGE ${BUILD_ARGS[*]} $CTX"
-DOCKER_BUILDKIT=0 docker build --force-rm -t "$IMAGE" "${BUILD_ARGS[@]}" "$CTX"
+say "DOCKER_BUILDKIT=0 docker build --network host --force-rm -t $IMAGE ${BUILD_ARGS[*]} $CTX"
+if ! DOCKER_BUILDKIT=0 docker build --network host --force-rm -t "$IMAGE" "${BUILD_ARGS[@]}" "$CTX" 2>&1 |
+    tee "$WORK/build.log"; then
+    if grep -q "No matching distribution found for torch==" "$WORK/build.log"; then
+        if [ -n "$CUDA_VERSION" ]; then what="torch $TORCH_VERSION"; else
+            what="a CPU build of torch $TORCH_VERSION ($TORCH_REQUIREMENT; the plain torch==$TORCH_VERSION on PyPI is the CUDA build, several GB, which a CPU image never installs)"; fi
+        die "no source has $what. Looked in: $LOOKED; $INDEX_NOTE; and ${PIP_INDEX:-PyPI}. Give one with --torch-index URL (the index of the matrix entry, or a campus mirror of it) or --find-links DIR (a folder holding torch-$TORCH_VERSION$([ -n "$CUDA_VERSION" ] || echo +cpu)-cp${PYTHON_VERSION/./}-*.whl)."
+    fi
+    die "docker build of $IMAGE failed (its output is above)"
+fi
 
 # ---------------------------------------------------------------------------- smoke test
 say "smoke test: docker run --rm --user 1000:100 $IMAGE python /usr/local/share/launcher/smoke_test.py"

@@ -6,7 +6,11 @@ Checks that torch imports and is the version the image promises (LAUNCHER_TORCH_
 that its CUDA build matches the image tag (-cpu: none, -cudaX.Y: X.Y), that
 jupyterhub-singleuser is the hub's version (LAUNCHER_JUPYTERHUB_VERSION), that Python is
 LAUNCHER_PYTHON_VERSION, that JupyterLab starts and serves /lab, and that the session runs
-as uid 1000 with a writable $HOME.
+as uid 1000 with a writable $HOME. In a CUDA image, also without a GPU: the cuDNN it loads is
+LAUNCHER_CUDNN_VERSION, the GPU architectures compiled in are LAUNCHER_CUDA_ARCH_LIST (the
+matrix entry's), and with no GPU visible torch says so and a notebook's usual
+``device = "cuda" if torch.cuda.is_available() else "cpu"`` runs on the CPU; with a GPU
+visible (NVIDIA_VISIBLE_DEVICES names one), a computation runs on it.
 Exits 1 with one message per failed check; prints a one-line OK summary otherwise.
 Standard library only (besides torch), so it also runs on a broken image.
 """
@@ -69,6 +73,7 @@ def main() -> int:
             failures.append("torch cannot hand tensors to numpy")
     except Exception as exc:  # noqa: BLE001 - any import failure is a failed image
         failures.append(f"import torch failed: {exc!r}")
+    cuda_summary = ""
     if torch_version is not None and tag:
         try:
             want_cuda = expected_cuda(tag)
@@ -79,6 +84,8 @@ def main() -> int:
                 failures.append(
                     f"torch.version.cuda is {cuda!r}, tag {tag!r} promises {want_cuda!r}"
                 )
+            elif want_cuda:
+                cuda_summary = cuda_build_checks(failures)
 
     # jupyterhub-singleuser
     hub_version = None
@@ -130,10 +137,76 @@ def main() -> int:
             print(f"  - {msg}", file=sys.stderr)
         return 1
     print(
-        f"OK {tag}: python {have_python}, torch {torch_version} (cuda {cuda}), "
+        f"OK {tag}: python {have_python}, torch {torch_version} (cuda {cuda}"
+        f"{', ' + cuda_summary if cuda_summary else ''}), "
         f"jupyterhub-singleuser {hub_version}, JupyterLab starts, uid {uid}, HOME {home} writable"
     )
     return 0
+
+
+def cudnn_number(version: str) -> int:
+    """cuDNN's version as cudnnGetVersion() gives it: 9.24.0.43 -> 92400 (8.9.7 -> 8907)."""
+    major, minor, patch = (int(x) for x in (version.split(".") + ["0", "0"])[:3])
+    return major * (10000 if major >= 9 else 1000) + minor * 100 + patch
+
+
+def gpu_visible() -> bool:
+    devices = os.environ.get("NVIDIA_VISIBLE_DEVICES", "").strip()
+    return devices not in ("", "void", "none")
+
+
+def cuda_build_checks(failures: list[str]) -> str:
+    """cuDNN, the compiled architectures and the behaviour with and without a GPU; a summary
+    for the OK line. Needs no GPU."""
+    import warnings
+
+    import torch
+
+    summary = []
+    want_cudnn = os.environ.get("LAUNCHER_CUDNN_VERSION", "")
+    try:
+        have_cudnn = torch.backends.cudnn.version()
+    except Exception as exc:  # noqa: BLE001 - a cuDNN that does not load fails the image
+        failures.append(f"cuDNN does not load: {exc!r}")
+    else:
+        if want_cudnn and have_cudnn != cudnn_number(want_cudnn):
+            failures.append(
+                f"cuDNN is {have_cudnn}, the matrix entry says {want_cudnn} "
+                f"({cudnn_number(want_cudnn)})"
+            )
+        summary.append(f"cuDNN {have_cudnn}")
+    want_arch = os.environ.get("LAUNCHER_CUDA_ARCH_LIST", "").split()
+    # torch.cuda.get_arch_list() answers [] without a GPU; the flags it reads are compiled in
+    have_arch = (torch._C._cuda_getArchFlags() or "").split()
+    if want_arch and sorted(have_arch) != sorted(want_arch):
+        failures.append(
+            f"torch was compiled for {' '.join(have_arch) or 'no GPU architecture'}, the matrix "
+            f"entry says {' '.join(want_arch)}"
+        )
+    summary.append(f"arch {' '.join(have_arch)}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = torch.cuda.is_available()
+        count = torch.cuda.device_count()
+    if gpu_visible():
+        if not available:
+            failures.append("a GPU is visible (NVIDIA_VISIBLE_DEVICES) but torch cannot use it")
+            return ", ".join(summary)
+        x = torch.ones(256, 256, device="cuda")
+        if float((x @ x).sum().cpu()) != 256.0**3:
+            failures.append("a matrix product on the GPU gave a wrong result")
+        summary.append(f"{count} GPU(s): {torch.cuda.get_device_name(0)}")
+        return ", ".join(summary)
+    if available or count:
+        failures.append(f"no GPU is visible, yet torch.cuda says available={available}, {count}")
+    if caught:
+        failures.append(f"asking torch.cuda without a GPU warns: {caught[0].message}")
+    device = torch.device("cuda" if available else "cpu")
+    layer = torch.nn.Linear(4, 2).to(device)
+    if tuple(layer(torch.ones(3, 4, device=device)).shape) != (3, 2):
+        failures.append("a layer on the fallback device gave the wrong shape")
+    summary.append("no GPU: falls back to the CPU")
+    return ", ".join(summary)
 
 
 def jupyterlab_starts(timeout: float = 90) -> str | None:

