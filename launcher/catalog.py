@@ -9,6 +9,7 @@ Every change to the store's catalog is written to its audit log (who, what, when
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,21 +166,29 @@ class Catalog:
         return yaml.safe_dump({"courses": courses}, sort_keys=False, allow_unicode=True)
 
 
-#: one catalog per hub process and store (the authenticator and every spawner share it)
-_SHARED: dict[str, Catalog] = {}
+#: one catalog per process, store and site file (in the hub, the authenticator, every spawner
+#: and the GPU broker share it, and with it one connection pool to the store)
+_SHARED: dict[tuple[str, str], Catalog] = {}
 
 
 def shared(site_courses: Mapping[str, Mapping], store_url: str) -> Catalog:
-    """The process-wide catalog for ``store_url``; ``site_courses`` as dumped by the hub config."""
-    found = _SHARED.get(store_url)
+    """The process-wide catalog for ``store_url`` and the site file's courses
+    (``site_courses`` as dumped by the hub config; raises StoreUnavailable)."""
+    key = (store_url, json.dumps(site_courses, sort_keys=True, default=str))
+    found = _SHARED.get(key)
     if found is None:
         courses = {cid: Course.model_validate(data) for cid, data in site_courses.items()}
-        found = _SHARED[store_url] = Catalog(courses, Store(store_url))
+        found = _SHARED[key] = Catalog(courses, Store(store_url))
     return found
+
+
+def for_site(site: Site) -> Catalog:
+    """The catalog of ``site``: its site file's courses and its store's (raises
+    StoreUnavailable when the store cannot be opened)."""
+    return shared({cid: spec(c) for cid, c in site.courses.items()}, site.store_url())
 
 
 def effective_site(site: Site) -> Site:
     """``site`` with the store's courses added, as the hub sees its catalog (raises
     StoreUnavailable when the store cannot be opened)."""
-    courses = Catalog(site.courses, Store(site.store_url())).courses()
-    return site.model_copy(update={"courses": courses})
+    return site.model_copy(update={"courses": for_site(site).courses()})

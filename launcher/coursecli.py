@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import sys
 
-from .catalog import Catalog, CatalogConflict
+from .catalog import Catalog, CatalogConflict, for_site
 from .courses import memberships
 from .secrets import ensure_private_dir
 from .settings import Site, SiteFileError, load_course_file
-from .store import Store
 
 
 def catalog(site: Site) -> Catalog:
     if site.store.url is None:  # the default SQLite store lives in the data directory
         ensure_private_dir(site.data_dir())
-    return Catalog(site.courses, Store(site.store_url()))
+    return for_site(site)
 
 
 def cmd_list(site: Site) -> int:

@@ -101,6 +101,19 @@ def default_course(memberships_: Mapping[str, str]) -> str | None:
     return next(iter(memberships_), None)
 
 
+def course_to_start(server_name: str, memberships_: Mapping[str, str]) -> str | None:
+    """The course a server is started for: a named server the course of its name, the
+    default server the user's first course. Asked once, when the server starts; from then on
+    the course is the one recorded (the store's ``servers``), whatever the rosters say."""
+    return server_name or default_course(memberships_)
+
+
+def server_to_start(course_id: str, memberships_: Mapping[str, str]) -> str:
+    """The server that starts ``course_id`` for a user (the inverse of :func:`course_to_start`):
+    the default server ("") for their first course, else the named server of that name."""
+    return "" if default_course(memberships_) == course_id else course_id
+
+
 def materials_dir(course_id: str, course: Course, root: str | Path = "") -> Path:
     """The host folder of a course's materials: ``materials.path``, else ``root/<course id>``
     (``root``: ``<data_dir>/materials``)."""

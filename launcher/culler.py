@@ -31,6 +31,7 @@ class Server:
     started: datetime
     last_activity: datetime | None
     gpus: tuple[str, ...] = ()  # the UUIDs of the GPU units it holds
+    container: str = ""  # its container (as recorded when it started)
 
     @property
     def key(self) -> tuple[str, str]:

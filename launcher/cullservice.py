@@ -23,13 +23,12 @@ import docker.errors
 import requests
 
 from . import catalog, lifecycle, names
-from .courses import default_course, memberships
 from .culler import Server, Verdict, judge, track_gpu_idle
 from .gpu import metrics
 from .gpu.inventory import Unit
 from .hubconfig import GpuConfigError, gpu_inventory
 from .settings import Site, load_site
-from .store import Store, utcnow
+from .store import utcnow
 
 NOTICE = "GPU-IDLE-WARNING.txt"
 log = logging.getLogger("launcher.culler")
@@ -87,30 +86,33 @@ class Culler:
         self.read_gpus = read_gpus
         self.docker = docker_client
         self.clock = clock
-        self.catalog = catalog.Catalog(site.courses, Store(site.store_url()))
+        self.catalog = catalog.for_site(site)
         self.idle_since: dict[tuple[str, str], datetime] = {}
         self.warned: set[tuple[str, str]] = set()
 
     def servers(self) -> list[Server]:
+        """The running servers, each with the course it was started for (recorded by the
+        spawner at its start, not derived from today's rosters)."""
         courses = self.catalog.courses()
+        started = self.catalog.store.running_servers()
         held: dict[tuple[str, str], list[str]] = {}
         for a in self.catalog.store.active():
             held.setdefault((a.username, a.server), []).append(a.unit_uuid)
         found = []
         for user in self.api.active_users():
-            mine = memberships(courses, user["name"], user.get("groups") or [])
             for name, server in (user.get("servers") or {}).items():
-                course = name or default_course(mine)
-                if not server.get("ready") or course not in courses:
+                record = started.get((user["name"], name))
+                if not server.get("ready") or record is None or record.course not in courses:
                     continue
                 found.append(
                     Server(
                         user["name"],
                         name,
-                        course,
+                        record.course,
                         _time(server.get("started")) or self.clock(),
                         _time(server.get("last_activity")),
                         tuple(held.get((user["name"], name), ())),
+                        record.container,
                     )
                 )
         return found
@@ -150,7 +152,7 @@ class Culler:
 
     def _notice(self, server: Server, message: str | None) -> None:
         """Write (or, with None, remove) the warning in the student's home."""
-        name = names.container_name(self.site.docker.prefix, server.user, server.course)
+        name = server.container
         script = f'printf "%s\\n" "$1" > ~/{NOTICE}' if message else f"rm -f ~/{NOTICE}"
         try:
             container = self.docker.containers.get(name)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import catalog, dockerhost, lifecycle, pidfiles
 from .courses import staff_roles
 from .gpu import inventory
+from .gpu.broker import GpuBroker
 from .gpu.inventory import Unit
 from .images import prepull
 from .images.refs import resolve as resolve_image
@@ -63,7 +64,7 @@ class HostFacts:
     data_dir: Path
     user_password: str
     admin_password: str
-    gpu_units: list[Unit] = field(default_factory=list)
+    broker: GpuBroker | None = None  # the hub's one GPU broker (its inventory's units)
     cli_token: str = ""
     course_ids: list[str] = field(default_factory=list)  # the catalog when the hub starts
     members: list[str] = field(default_factory=list)  # everyone on its rosters
@@ -127,11 +128,10 @@ def configure(c, site: Site, host: HostFacts) -> None:
     if site.images.session_ca_bundle is not None:
         c.CourseSpawner.session_ca_bundle = str(site.images.session_ca_bundle)
 
-    # --- GPUs ---
-    c.CourseSpawner.gpu_units = [asdict(u) for u in host.gpu_units]
+    # --- GPUs: one broker for the whole hub ---
     c.CourseSpawner.store_url = site.store_url()
-    c.CourseSpawner.gpu_when_full = site.gpus.when_full
-    c.CourseSpawner.gpu_queue_timeout = site.gpus.queue_timeout
+    if host.broker is not None:
+        c.CourseSpawner.gpu_broker = host.broker
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
     configure_services(c, host)
@@ -245,9 +245,15 @@ def host_facts(site: Site) -> HostFacts:
     metrics_token = env_or_file("LAUNCHER_METRICS_TOKEN", data / "launcher-metrics-token", 32)
     client = dockerhost.client()
     gateway = dockerhost.ensure_network(client, site.docker.network)
-    whole = catalog.effective_site(site)  # site file + store courses
-    units = gpu_inventory(whole)
-    store = Store(site.store_url())
+    cat = catalog.for_site(site)  # the spawners' and the broker's: one store connection pool
+    store = cat.store
+    whole = site.model_copy(update={"courses": cat.courses()})  # site file + store courses
+    broker = GpuBroker(
+        store,
+        gpu_inventory(whole),
+        when_full=site.gpus.when_full,
+        queue_timeout=site.gpus.queue_timeout,
+    )
     freed = reconcile_gpus(store, client)
     store.clear_queue()  # the GPU queue lives in the hub's memory: a new hub has none
     for a in freed:
@@ -261,7 +267,7 @@ def host_facts(site: Site) -> HostFacts:
         data,
         user_pw,
         admin_pw,
-        units,
+        broker,
         cli_token.value,
         list(whole.courses),
         sorted({name for course in whole.courses.values() for name in course.members}),
@@ -316,8 +322,12 @@ def gpu_inventory(site: Site) -> list[Unit]:
 
 
 def reconcile_gpus(store: Store, client) -> list:
-    """End the allocations whose container does not run (it died while the hub was down)."""
+    """End the allocations (and forget the servers) whose container does not run: it died
+    while the hub was down."""
     running = {c.name for c in client.containers.list()}
+    for (user, server), found in store.running_servers().items():
+        if found.container not in running:
+            store.server_stopped(user, server)
     return store.end_vanished(lambda a: a.container in running, utcnow())
 
 

@@ -1,9 +1,12 @@
 """CourseSpawner: DockerSpawner that runs each student's course image with a persistent home.
 
-start() reads as the list of steps a student sees in the progress bar:
-resolve the course -> check the image -> (re)create the container -> start it -> wait for
-JupyterLab. Containers are recreated on every start (``remove=True``), so a new tag or setting
-always takes effect; the workspace is a named volume that neither stop nor the hub removes.
+start() is one straight line, the steps a student sees in the progress bar, in this order:
+the course -> admission (the GPU quota) -> the image, present (downloaded if need be) and
+able to run on the course's GPUs -> the GPU grant (the queue when all are busy) -> the
+container (created, started) -> JupyterLab answering. Nothing is held or charged while the
+image downloads, and the image is inspected once for every step. Containers are recreated
+on every start (``remove=True``), so a new tag or setting always takes effect; the workspace
+is a named volume that neither stop nor the hub removes.
 """
 
 from __future__ import annotations
@@ -16,24 +19,20 @@ import docker.errors
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
-from traitlets import Bool, Dict, Enum, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
 
 from . import catalog, container, names
 from .catalog import Catalog
-from .courses import STAFF, default_course, materials_dir, memberships
-from .gpu.allocator import GpuPolicy
-from .gpu.broker import GpuBroker, GpuRefusal
-from .gpu.inventory import from_declared
-from .gpu.quota import Quota
+from .courses import STAFF, course_to_start, materials_dir, memberships
+from .gpu.allocator import eligible_units
+from .gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
+from .gpu.inventory import Unit
 from .images import hostcheck
 from .images.matrix import tag_for_image
 from .images.pull import PullError, pull
 from .images.refs import resolve as resolve_image
 from .settings import Course
 from .store import utcnow
-
-#: one broker per hub process and store (all spawners share it)
-_BROKERS: dict[str, GpuBroker] = {}
 
 STATE_VERSION = 1
 
@@ -81,13 +80,6 @@ class CourseSpawner(DockerSpawner):
         help="Seconds start() may take (container creation under a class-start stampede).",
     )
 
-    gpu_units = List(
-        Dict(),
-        config=True,
-        help="""The GPU units this hub hands out (found by the inventory at hub start), e.g.
-        ``[{"index": 0, "uuid": "GPU-8f6...", "model": "A100", "memory_mib": 40960}]``.""",
-    )
-
     store_url = Unicode(
         "sqlite://",
         config=True,
@@ -95,18 +87,15 @@ class CourseSpawner(DockerSpawner):
         ``sqlite:////var/lib/launcher/launcher.sqlite`` or ``postgresql://launcher@db/launcher``.""",
     )
 
-    gpu_when_full = Enum(
-        ["queue", "refuse"],
-        default_value="queue",
+    gpu_broker = Instance(
+        GpuBroker,
+        allow_none=True,
         config=True,
-        help="""When every GPU a course may use is busy: ``queue`` (wait in a FIFO queue whose
-        position shows in the progress bar) or ``refuse`` (fail at once with a sentence).""",
-    )
-
-    gpu_queue_timeout = Integer(
-        600,
-        config=True,
-        help="Seconds a spawn may wait in the GPU queue before it is refused, e.g. 600.",
+        help="""The hub's one GPU broker, shared by every server: made by the hub's
+        configuration (launcher.hubconfig) from the GPU inventory and the store, with the
+        site's ``gpus.when_full`` and ``gpus.queue_timeout``, e.g.
+        ``c.CourseSpawner.gpu_broker = GpuBroker(store, units, when_full="queue")``.
+        None: no GPUs (a course that asks for one is refused with a sentence).""",
     )
 
     gpu_uuids = List(Unicode(), help="The GPU units this server holds (set at start).")
@@ -158,7 +147,7 @@ class CourseSpawner(DockerSpawner):
         name, the default server the user's first course."""
         courses = self.catalog.courses()
         mine = self._memberships(courses)
-        course_id = self.name or default_course(mine)
+        course_id = course_to_start(self.name, mine)
         if not mine:
             raise SpawnException(
                 f"{self.user.name} is not on the roster of any course on this hub. "
@@ -184,15 +173,10 @@ class CourseSpawner(DockerSpawner):
                 )
         return course_id, courses[course_id], mine[course_id]
 
-    def _course_id_or_none(self) -> str:
-        if self.course_id:
-            return self.course_id
-        mine = self._memberships(self.catalog.courses())
-        return (self.name if self.name in mine else default_course(mine)) or "none"
-
     def _object_name_default(self):
-        """One container per user and course: ``{prefix}_{user}_{course}``."""
-        return names.container_name(self.name_prefix, self.user.name, self._course_id_or_none())
+        """One container per user and course: ``{prefix}_{user}_{course}`` (set at each start,
+        with the course the server starts for; kept in the server's state)."""
+        return names.container_name(self.name_prefix, self.user.name, self.course_id or "none")
 
     # --- user options: only catalog images ever run ---------------------------------------
 
@@ -227,6 +211,7 @@ class CourseSpawner(DockerSpawner):
         super().__init__(**kwargs)
         self._events: list[dict] = []
         self._events_changed = asyncio.Event()
+        self._image_info: dict | None = None  # the course image, inspected once per start
 
     async def progress(self):
         """Yield the steps of the current start as they happen (no polling)."""
@@ -261,11 +246,21 @@ class CourseSpawner(DockerSpawner):
         return ip_port
 
     async def _start(self):
+        self._image_info = None
         course_id, course, role = self._course()
         self._emit(5, f"Preparing your {course.title} environment")
-        self._sync_broker()
         self._apply_course(course_id, course, role)
-        await self._assign_gpus(course_id, course)
+        # the one decision of this server's course: the culler and the service pages read it
+        self.catalog.store.server_started(
+            self.user.name, self.name, course_id, self.object_name, utcnow()
+        )
+        rules = CourseRules.of(course)
+        cpu_only = self._admit(course_id, rules)
+        await self._image_ready()
+        if cpu_only is not None:
+            self._use_grant(cpu_only)
+        else:
+            await self._assign_gpus(course_id, rules, self._runnable_units(rules))
         try:
             ip_port = await super().start()
         except BaseException:
@@ -281,7 +276,7 @@ class CourseSpawner(DockerSpawner):
         try:
             self.catalog.store.record_spawn(
                 self.user.name,
-                self.course_id or self._course_id_or_none(),
+                self.course_id or self.name,
                 self.name,
                 began,
                 seconds,
@@ -295,59 +290,71 @@ class CourseSpawner(DockerSpawner):
 
     @property
     def broker(self) -> GpuBroker:
-        broker = _BROKERS.get(self.store_url)
-        if broker is None:
-            broker = _BROKERS[self.store_url] = GpuBroker(
-                self.catalog.store,
-                from_declared(self.gpu_units),
-                {},
-                when_full=self.gpu_when_full,
-                queue_timeout=self.gpu_queue_timeout,
+        if self.gpu_broker is None:  # a hub without GPUs
+            self.gpu_broker = GpuBroker(self.catalog.store, [])
+        return self.gpu_broker
+
+    def _admit(self, course_id: str, rules: CourseRules) -> Grant | None:
+        """The quota, before anything is downloaded or held: a sentence when it is spent (or
+        the CPU-only grant of a course that falls back to the CPU)."""
+        try:
+            return self.broker.admit(self.user.name, course_id, rules)
+        except GpuRefusal as exc:
+            raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
+
+    def _runnable_units(self, rules: CourseRules) -> set[str]:
+        """The course's GPUs the image can run on; a sentence when it runs on none of them
+        (a driver too old for its CUDA, an architecture it was not built for)."""
+        eligible = eligible_units(self.broker.units, rules.policy)
+        labels = self._image_info["Config"].get("Labels")
+        tag = tag_for_image(self.image)
+        problems = {u.uuid: self._refusals(tag, labels, u) for u in eligible}
+        runnable = {uuid for uuid, found in problems.items() if not found}
+        if eligible and not runnable:
+            raise SpawnException(
+                " ".join(problems[eligible[0].uuid]), reason="gpu_incompatible", status_code=503
             )
-            self._sync_broker()
-        return broker
+        return runnable
 
-    def _sync_broker(self) -> None:
-        """Give the broker the catalog's current GPU policies, quotas and contacts."""
-        courses = self.catalog.courses()
-        broker = self.broker
-        broker.policies.update({cid: GpuPolicy.of(c.gpu) for cid, c in courses.items()})
-        broker.quotas.update(
-            {cid: Quota(c.quota.gpu_hours, c.quota.period) for cid, c in courses.items()}
-        )
-        broker.contacts.update(
-            {
-                cid: f"your instructor ({', '.join(c.instructors)})" if c.instructors else ""
-                for cid, c in courses.items()
-            }
-        )
+    @staticmethod
+    def _refusals(tag: str, labels, unit: Unit) -> list[str]:
+        return hostcheck.refusals(tag, labels, unit.driver_version, [unit.compute_cap])
 
-    async def _assign_gpus(self, course_id: str, course: Course) -> None:
-        if course.gpu.per_student:
-            self._emit(10, "Assigning your GPU")
+    async def _assign_gpus(self, course_id: str, rules: CourseRules, runnable: set[str]) -> None:
+        if rules.policy.per_student:
+            self._emit(40, "Assigning your GPU")
 
         def queued(position: int, length: int) -> None:
             self._emit(
-                10,
+                40,
                 f"All GPUs for {course_id} are busy: you are number {position} of "
                 f"{length} in the queue; your server starts as soon as a GPU is free",
             )
 
         try:
             grant = await self.broker.acquire(
-                self.user.name, course_id, self.name, self.object_name, on_wait=queued
+                self.user.name,
+                course_id,
+                rules,
+                self.name,
+                self.object_name,
+                on_wait=queued,
+                allowed=lambda unit: unit.uuid in runnable,
             )
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
+        self._use_grant(grant)
+
+    def _use_grant(self, grant: Grant) -> None:
         if grant.note:
-            self._emit(12, grant.note)
+            self._emit(42, grant.note)
         self.gpu_uuids = grant.units
         host_config = {k: v for k, v in self.extra_host_config.items() if k != "device_requests"}
         if grant.units:
             host_config["device_requests"] = [
                 DeviceRequest(driver="nvidia", device_ids=list(grant.units), capabilities=[["gpu"]])
             ]
-            self._emit(12, f"GPU assigned: {', '.join(self._describe(u) for u in grant.units)}")
+            self._emit(42, f"GPU assigned: {', '.join(self._describe(u) for u in grant.units)}")
         self.extra_host_config = host_config
 
     def _describe(self, uuid: str) -> str:
@@ -364,6 +371,7 @@ class CourseSpawner(DockerSpawner):
         always runs the post-stop hook.)
         """
         try:
+            self.catalog.store.server_stopped(self.user.name, self.name)
             freed = await self.broker.release(self.user.name, self.name, "stopped")
             if freed:
                 self.log.info("Released %d GPU unit(s) of %s", freed, self._log_name)
@@ -374,6 +382,7 @@ class CourseSpawner(DockerSpawner):
 
     def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         self.course_id = course_id
+        self.object_name = names.container_name(self.name_prefix, self.user.name, course_id)
         self.image = resolve_image(course.image, self.registry_mirror)
         volume = names.workspace_volume(self.name_prefix, self.user.name, course_id)
         self.volumes = container.workspace_mount(volume)
@@ -405,24 +414,34 @@ class CourseSpawner(DockerSpawner):
             ) from None
         return str(path)
 
-    async def pull_image(self, image):
-        """Use the local copy; else (pull_policy permitting) pull it, showing bytes."""
-        self._emit(15, f"Checking the course image {image}")
-        if self.pull_policy != "always":
-            try:
-                await self.docker("inspect_image", image)
-                return
-            except docker.errors.ImageNotFound:
-                pass
-        if self.pull_policy == "never":
-            raise SpawnException(
-                f"The course image {image} is not installed on this server yet. "
-                "Please tell your instructor or the admin (they can build it with "
-                "`launcher images build` or `make up`).",
-                reason="image_missing",
-                status_code=503,
-            )
-        self._emit(16, f"Downloading the course image {image}")
+    async def _image_ready(self) -> None:
+        """The course image present on the engine (downloaded, showing bytes, when the pull
+        policy allows) and inspected once: ``_image_info`` feeds the GPU check and the
+        container's command."""
+        image = self.image
+        self._emit(10, f"Checking the course image {image}")
+        info = None if self.pull_policy == "always" else await self._inspect(image)
+        if info is None:
+            if self.pull_policy == "never":
+                raise SpawnException(
+                    f"The course image {image} is not installed on this server yet. "
+                    "Please tell your instructor or the admin (they can build it with "
+                    "`launcher images build` or `make up`).",
+                    reason="image_missing",
+                    status_code=503,
+                )
+            await self._pull(image)
+            info = await self._inspect(image)
+        self._image_info = info
+
+    async def _inspect(self, image: str) -> dict | None:
+        try:
+            return await self.docker("inspect_image", image)
+        except docker.errors.ImageNotFound:
+            return None
+
+    async def _pull(self, image: str) -> None:
+        self._emit(12, f"Downloading the course image {image}")
         loop = asyncio.get_running_loop()
 
         def report(progress):
@@ -433,29 +452,22 @@ class CourseSpawner(DockerSpawner):
         except PullError as exc:
             raise SpawnException(str(exc), reason="image_pull", status_code=503) from None
 
+    async def pull_image(self, image):
+        """DockerSpawner's own image step: done already, before the GPU grant."""
+        if self._image_info is None:
+            await self._image_ready()
+
+    async def get_command(self):
+        """The image's command from the one inspection (DockerSpawner inspects again)."""
+        return (self.cmd or self._image_info["Config"]["Cmd"]) + self.get_args()
+
     async def remove_object(self):
-        self._emit(25, "Removing your previous container (your files are kept)")
+        self._emit(45, "Removing your previous container (your files are kept)")
         await super().remove_object()
 
     async def create_object(self):
-        await self._refuse_incompatible_gpus()
-        self._emit(35, "Creating your container with your workspace")
+        self._emit(50, "Creating your container with your workspace")
         return await super().create_object()
-
-    async def _refuse_incompatible_gpus(self) -> None:
-        """Stop before a container that would fail on these GPUs (old driver, new GPU arch)."""
-        if not self.gpu_uuids:
-            return
-        units = [u for u in self.broker.units if u.uuid in self.gpu_uuids]
-        image = await self.docker("inspect_image", self.image)
-        problems = hostcheck.refusals(
-            tag_for_image(self.image),
-            image["Config"].get("Labels"),
-            next((u.driver_version for u in units if u.driver_version), ""),
-            [u.compute_cap for u in units],
-        )
-        if problems:
-            raise SpawnException(" ".join(problems), reason="gpu_incompatible", status_code=503)
 
     async def start_object(self):
         self._emit(60, "Starting your container")
@@ -463,8 +475,7 @@ class CourseSpawner(DockerSpawner):
 
     def get_env(self):
         env = super().get_env()
-        course_id = self.course_id or self._course_id_or_none()
-        env.update(container.container_env(course_id, self.image, list(self.gpu_uuids)))
+        env.update(container.container_env(self.course_id, self.image, list(self.gpu_uuids)))
         env.update(
             container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))
         )

@@ -26,15 +26,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
-    func,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-
-from .gpu.quota import overlap_hours, period_bounds
 
 metadata = MetaData()
 
@@ -82,6 +79,19 @@ course_audit = Table(
     Column("action", String(16), nullable=False),
     Column("details", Text, nullable=False),
     Column("at", DateTime(timezone=False), nullable=False),
+)
+
+#: the course each server was started for, written by the spawner when the server starts and
+#: removed when it stops: the culler, the instructor page and the dashboard read it (a
+#: server's course is decided once, at its start, and not again from today's rosters)
+servers = Table(
+    "servers",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server", String(255), primary_key=True),  # "" for the default server
+    Column("course", String(64), nullable=False),
+    Column("container", String(255), nullable=False),
+    Column("started_at", DateTime(timezone=False), nullable=False),
 )
 
 #: one row per GPU unit and sample of the dashboard's sampler (its charts); pruned after
@@ -153,6 +163,15 @@ class Allocation:
     started_at: datetime
     ended_at: datetime | None = None
     end_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    username: str
+    server: str
+    course: str
+    container: str
+    started_at: datetime
 
 
 @dataclass(frozen=True)
@@ -265,6 +284,38 @@ class Store:
             )
             return [Allocation(**row._mapping) for row in rows]
 
+    # --- which course each server runs ---
+
+    def server_started(
+        self, username: str, server: str, course: str, container: str, at: datetime
+    ) -> None:
+        with self.engine.begin() as conn:
+            key = (servers.c.username == username) & (servers.c.server == server)
+            conn.execute(delete(servers).where(key))
+            conn.execute(
+                insert(servers).values(
+                    username=username,
+                    server=server,
+                    course=course,
+                    container=container,
+                    started_at=at,
+                )
+            )
+
+    def server_stopped(self, username: str, server: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(servers).where(
+                    (servers.c.username == username) & (servers.c.server == server)
+                )
+            )
+
+    def running_servers(self) -> dict[tuple[str, str], RunningServer]:
+        """(username, server name) -> the course and container it was started with."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(servers))
+            return {(r.username, r.server): RunningServer(**r._mapping) for r in rows}
+
     # --- course catalog ---
 
     def course_specs(self) -> dict[str, dict]:
@@ -309,24 +360,30 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    # --- quota ---
+    # --- quota (launcher.gpu.quota computes the use from these rows) ---
 
-    def gpu_hours(self, username: str, course: str, since: datetime, until: datetime) -> float:
-        """GPU-hours ``username`` used in ``course`` within [since, until)."""
-        return sum(
-            overlap_hours(a.started_at, a.ended_at, since, until)
-            for a in self.history(since)
-            if a.username == username and a.course == course
-        )
-
-    def period_use(
-        self, username: str, course: str, period: str, now: datetime
-    ) -> tuple[float, float]:
-        """GPU-hours used and extra hours granted so far in the current ``period``."""
-        start, _ = period_bounds(period, now)
-        return self.gpu_hours(username, course, start, now), self.granted_hours(
-            username, course, start
-        )
+    def usage(
+        self, username: str, course: str, since: datetime
+    ) -> tuple[list[Allocation], list[dict]]:
+        """One student's allocations in one course still open or ended after ``since``, and
+        the grants made to them since then."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(allocations).where(
+                    allocations.c.username == username,
+                    allocations.c.course == course,
+                    (allocations.c.ended_at.is_(None)) | (allocations.c.ended_at > since),
+                )
+            )
+            found = [Allocation(**row._mapping) for row in rows]
+            grants = conn.execute(
+                select(quota_grants).where(
+                    quota_grants.c.username == username,
+                    quota_grants.c.course == course,
+                    quota_grants.c.granted_at >= since,
+                )
+            )
+            return found, [dict(row._mapping) for row in grants]
 
     def grant(self, username: str, course: str, hours: float, by: str, at: datetime) -> int:
         """Extra (or, negative, fewer) GPU-hours for this period; written to the audit log
@@ -350,17 +407,6 @@ class Store:
         query = select(quota_grants).where(quota_grants.c.granted_at >= since)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
-
-    def granted_hours(self, username: str, course: str, since: datetime) -> float:
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                select(func.coalesce(func.sum(quota_grants.c.extra_hours), 0.0)).where(
-                    quota_grants.c.username == username,
-                    quota_grants.c.course == course,
-                    quota_grants.c.granted_at >= since,
-                )
-            ).scalar_one()
-        return float(value)
 
     # --- the GPU queue, as the broker reports it ---
 

@@ -18,10 +18,10 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import fmean
 
+from ..gpu import quota
 from ..gpu.allocator import GpuPolicy, eligible_units
 from ..gpu.inventory import Unit
 from ..gpu.metrics import Reading
-from ..gpu.quota import overlap_hours, period_bounds
 from ..settings import Course
 from ..store import Allocation, Sample
 
@@ -177,25 +177,21 @@ def quota_table(
 def _quota_row(
     user: str, cid: str, course: Course, mine: list[Allocation], grants: list[dict], now: datetime
 ) -> dict:
-    start, end = period_bounds(course.quota.period, now)
-    current = [a for a in mine if a.ended_at is None or a.ended_at > start]
-    used = sum((overlap_hours(a.started_at, a.ended_at, start, now) for a in current), 0.0)
-    extra = sum((g["extra_hours"] for g in grants if g["granted_at"] >= start), 0.0)
-    quota = course.quota.gpu_hours
-    limit = None if quota is None else quota + extra
+    spent = quota.use(quota.Quota.of(course.quota), mine, grants, now)
+    limit = spent.limit
     return {
         "user": user,
         "course": cid,
         "period": course.quota.period,
-        "used": round(used, 2),
-        "quota": quota,
-        "granted": round(extra, 2),
+        "used": round(spent.used, 2),
+        "quota": course.quota.gpu_hours,
+        "granted": round(spent.granted, 2),
         "limit": None if limit is None else round(limit, 2),
-        "left": None if limit is None else round(max(limit - used, 0.0), 2),
-        "used_percent": None if not limit else min(round(100 * used / limit), 100),
-        "sessions": len({(a.server, a.started_at) for a in current}),
-        "active": any(a.ended_at is None for a in current),
-        "resets": iso(end),
+        "left": None if limit is None else round(spent.left, 2),
+        "used_percent": None if not limit else min(round(100 * spent.used / limit), 100),
+        "sessions": spent.sessions,
+        "active": spent.active,
+        "resets": iso(spent.resets),
     }
 
 

@@ -35,7 +35,7 @@ from ..gpu import metrics as gpu_metrics
 from ..hubconfig import METRICS_SCOPE, GpuConfigError, gpu_inventory
 from ..names import server_path
 from ..settings import load_site
-from ..store import Allocation, Store
+from ..store import Allocation
 from ..webpage import DEFAULT_ERRORS, ServicePage, listen, make_app, service_prefix
 from . import aggregate, charts, text
 from .board import Board, Scope
@@ -451,7 +451,7 @@ def app(prefix: str, board: Board, sample_interval: int = 60) -> web.Application
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[launcher-dashboard] %(message)s")
     site = load_site()
-    cat = catalog.Catalog(site.courses, Store(site.store_url()))
+    cat = catalog.for_site(site)
     try:
         units = gpu_inventory(catalog.effective_site(site))
     except GpuConfigError as exc:

@@ -1,10 +1,13 @@
 """The GPU broker: admits a spawn (quota, pool, course cap), hands out units, queues, releases.
 
-One broker per hub process. Every decision is taken under one asyncio lock and written to
-the store before it is returned, so a hub restart neither loses nor double-assigns a unit.
-When every eligible unit is busy the spawn waits in a FIFO queue (its position shows in the
-spawn progress) and is woken by a release, never by polling; after ``queue_timeout`` seconds
-it is refused with a sentence.
+One broker per hub process, made by the hub's configuration and handed to every spawner.
+It keeps no copy of the catalog: each start brings its course's :class:`CourseRules` (read
+once from the catalog by the spawner), so a changed course takes effect at its next start.
+Every decision is taken under one asyncio lock and written to the store before it is
+returned, so a hub restart neither loses nor double-assigns a unit. When every eligible unit
+is busy the spawn waits in a FIFO queue (its position shows in the spawn progress) and is
+woken by a release, never by polling; after ``queue_timeout`` seconds it is refused with a
+sentence.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..settings import Course
 from ..store import Allocation, Store, utcnow
 from .allocator import GpuPolicy, Holding, Shortage, choose
 from .inventory import Unit
-from .quota import Quota, quota_refusal
+from .quota import Quota, period_bounds, quota_refusal, use
 
 
 def _holdings(active: list[Allocation]) -> list[Holding]:
@@ -35,6 +39,20 @@ class GpuRefusal(Exception):
 
 
 @dataclass(frozen=True)
+class CourseRules:
+    """What the broker needs to know of a course: its GPU policy, its quota, whom to ask."""
+
+    policy: GpuPolicy = GpuPolicy()
+    quota: Quota = Quota()
+    contact: str = "your instructor"
+
+    @classmethod
+    def of(cls, course: Course) -> CourseRules:
+        contact = f"your instructor ({', '.join(course.instructors)})" if course.instructors else ""
+        return cls(GpuPolicy.of(course.gpu), Quota.of(course.quota), contact or "your instructor")
+
+
+@dataclass(frozen=True)
 class Grant:
     units: list[str]
     cpu_only: bool = False
@@ -47,6 +65,8 @@ class _Waiter:
     course: str
     server: str
     container: str
+    rules: CourseRules
+    units: list[Unit]  # those it may get (the image runs on them)
     future: asyncio.Future
     moved: asyncio.Event = field(default_factory=asyncio.Event)
     entry: int = 0  # its row in the store's copy of the queue (seen by the dashboard)
@@ -57,24 +77,23 @@ class GpuBroker:
         self,
         store: Store,
         units: list[Unit],
-        policies: dict[str, GpuPolicy],
-        quotas: dict[str, Quota] | None = None,
         *,
         when_full: Literal["queue", "refuse"] = "queue",
         queue_timeout: float = 600,
-        contacts: dict[str, str] | None = None,
         clock: Callable = utcnow,
     ):
         self.store = store
         self.units = units
-        self.policies = policies
-        self.quotas = quotas or {}
         self.when_full = when_full
         self.queue_timeout = queue_timeout
-        self.contacts = contacts or {}
         self.clock = clock
         self._lock = asyncio.Lock()
         self._queue: list[_Waiter] = []
+
+    def __deepcopy__(self, memo) -> GpuBroker:
+        # one broker per hub: traitlets copies configuration values into each spawner, and a
+        # copy would be a second broker with its own lock and queue
+        return self
 
     # --- reading ---
 
@@ -84,20 +103,35 @@ class GpuBroker:
     def queue(self) -> list[tuple[str, str]]:
         return [(w.username, w.course) for w in self._queue]
 
-    # --- acquiring ---
+    # --- admitting and acquiring ---
+
+    def admit(self, username: str, course: str, rules: CourseRules) -> Grant | None:
+        """Before anything is downloaded or held: raises GpuRefusal (a sentence) when the
+        student's quota is spent; returns a CPU-only grant where the course falls back to
+        the CPU instead; None when the start may go on to :meth:`acquire`."""
+        if rules.policy.per_student <= 0:
+            return None
+        refusal = self._quota_refusal(username, course, rules)
+        if refusal:
+            return self._fallback_or_raise(rules.policy, refusal, status=429, reason="quota")
+        return None
 
     async def acquire(
         self,
         username: str,
         course: str,
+        rules: CourseRules,
         server: str = "",
         container: str = "",
         on_wait: Callable[[int, int], None] | None = None,
+        allowed: Callable[[Unit], bool] | None = None,
     ) -> Grant:
-        """Units for one server; may wait in the queue. Raises GpuRefusal with a sentence."""
-        policy = self.policies.get(course, GpuPolicy())
+        """Units for one server; may wait in the queue. Raises GpuRefusal with a sentence.
+        ``allowed``: only units it says yes to (those the course image runs on)."""
+        policy = rules.policy
         if policy.per_student <= 0:
             return Grant([])
+        units = [u for u in self.units if allowed is None or allowed(u)]
         async with self._lock:
             active = self.store.active()
             mine = [
@@ -107,18 +141,24 @@ class GpuBroker:
             ]
             if mine:  # already holds its units (a retried or re-attached spawn)
                 return Grant([a.unit_uuid for a in mine])
-            refusal = self._quota_refusal(username, course)
+            refusal = self._quota_refusal(username, course, rules)
             if refusal:
                 return self._fallback_or_raise(policy, refusal, status=429, reason="quota")
-            result = choose(self.units, _holdings(active), policy, course)
+            result = choose(units, _holdings(active), policy, course)
             if isinstance(result, list):
                 self.store.add(result, username, course, server, container, self.clock())
                 return Grant(result)
-            sentence = self._shortage_sentence(course, policy, result)
+            sentence = self._shortage_sentence(course, rules, result)
             if policy.cpu_fallback or self.when_full == "refuse" or result.reason == "no_units":
                 return self._fallback_or_raise(policy, sentence, status=503, reason="gpu_busy")
             waiter = _Waiter(
-                username, course, server, container, asyncio.get_running_loop().create_future()
+                username,
+                course,
+                server,
+                container,
+                rules,
+                units,
+                asyncio.get_running_loop().create_future(),
             )
             waiter.entry = self.store.enqueue(username, course, server, self.clock())
             self._queue.append(waiter)
@@ -178,8 +218,7 @@ class GpuBroker:
             for waiter in list(self._queue):
                 if waiter.future.done():
                     continue
-                policy = self.policies.get(waiter.course, GpuPolicy())
-                result = choose(self.units, holdings, policy, waiter.course)
+                result = choose(waiter.units, holdings, waiter.rules.policy, waiter.course)
                 if isinstance(result, list):
                     self.store.add(
                         result,
@@ -208,28 +247,19 @@ class GpuBroker:
         await self._dispatch()
         return freed
 
-    async def reconcile(self, alive: Callable[[Allocation], bool]) -> list[Allocation]:
-        """End every allocation whose container is gone (e.g. died while the hub was down)."""
-        dead = self.store.end_vanished(alive, self.clock())
-        if dead:
-            await self._dispatch()
-        return dead
-
     # --- sentences ---
 
-    def _quota_refusal(self, username: str, course: str) -> str | None:
-        quota = self.quotas.get(course)
-        if quota is None or quota.gpu_hours is None:
+    def _quota_refusal(self, username: str, course: str, rules: CourseRules) -> str | None:
+        quota = rules.quota
+        if quota.gpu_hours is None:
             return None
         now = self.clock()
-        used, granted = self.store.period_use(username, course, quota.period, now)
-        return quota_refusal(quota, used, granted, now, course, self._contact(course))
+        start, _ = period_bounds(quota.period, now)
+        spent = use(quota, *self.store.usage(username, course, start), now)
+        return quota_refusal(quota, spent.used, spent.granted, now, course, rules.contact)
 
-    def _contact(self, course: str) -> str:
-        return self.contacts.get(course) or "your instructor"
-
-    def _shortage_sentence(self, course: str, policy: GpuPolicy, shortage: Shortage) -> str:
-        contact = self._contact(course)
+    def _shortage_sentence(self, course: str, rules: CourseRules, shortage: Shortage) -> str:
+        contact, policy = rules.contact, rules.policy
         if shortage.reason == "no_units":
             kind = f"MIG {policy.mig_profile} instances" if policy.mig_profile else "GPUs"
             return (

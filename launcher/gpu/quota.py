@@ -1,10 +1,18 @@
-"""GPU-hour quotas per student, per course, per period (pure functions)."""
+"""GPU-hour quotas per student, per course, per period (pure functions).
+
+:func:`use` is the one computation of how much of a quota is used: the broker admits a start
+with it, and the dashboard's quota table, its ``/metrics`` and ``launcher gpus`` show it, so
+what a student is shown is what admits them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+
+from ..store import Allocation
 
 Period = Literal["day", "week", "month"]
 
@@ -13,6 +21,11 @@ Period = Literal["day", "week", "month"]
 class Quota:
     gpu_hours: float | None = None  # None: unlimited
     period: Period = "week"
+
+    @classmethod
+    def of(cls, settings) -> Quota:
+        """From a course's ``quota`` settings (gpu_hours, period)."""
+        return cls(settings.gpu_hours, settings.period)
 
 
 def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
@@ -32,6 +45,44 @@ def overlap_hours(start: datetime, end: datetime | None, since: datetime, until:
     """Hours of [start, end) (an open ``end``: still running) that fall within [since, until)."""
     first, last = max(start, since), min(end or until, until)
     return max((last - first).total_seconds(), 0.0) / 3600
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """One student's use of one course's quota in the current period."""
+
+    quota: Quota
+    used: float  # GPU-hours so far this period (one hour per GPU unit held)
+    granted: float  # extra (or, negative, fewer) hours admins granted this period
+    sessions: int  # servers started or still running this period
+    active: bool  # a server holds a GPU now
+    resets: datetime  # when the next period starts
+
+    @property
+    def limit(self) -> float | None:
+        """The hours allowed this period (None: unlimited)."""
+        return None if self.quota.gpu_hours is None else self.quota.gpu_hours + self.granted
+
+    @property
+    def left(self) -> float | None:
+        return None if self.limit is None else max(self.limit - self.used, 0.0)
+
+
+def use(
+    quota: Quota, allocations: Iterable[Allocation], grants: Iterable[Mapping], now: datetime
+) -> QuotaUse:
+    """The use of ``quota`` at ``now``, from one student's ``allocations`` and ``grants`` in one
+    course (rows from any time: only the current period counts)."""
+    start, end = period_bounds(quota.period, now)
+    current = [a for a in allocations if a.ended_at is None or a.ended_at > start]
+    return QuotaUse(
+        quota,
+        used=sum((overlap_hours(a.started_at, a.ended_at, start, now) for a in current), 0.0),
+        granted=sum((g["extra_hours"] for g in grants if g["granted_at"] >= start), 0.0),
+        sessions=len({(a.server, a.started_at) for a in current}),
+        active=any(a.ended_at is None for a in current),
+        resets=end,
+    )
 
 
 def quota_refusal(

@@ -10,6 +10,7 @@ no power over servers. Course edits go through the catalog (validated, within th
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from jupyterhub.utils import url_path_join
@@ -17,10 +18,10 @@ from tornado import web
 
 from .. import catalog, lifecycle
 from ..catalog import CatalogConflict
-from ..courses import default_course, group_name, materials_dir, memberships
+from ..courses import group_name, materials_dir, memberships, server_to_start
 from ..names import server_path
 from ..settings import Course, load_site
-from ..store import Store
+from ..store import RunningServer
 from ..webpage import ServicePage, listen, make_app, service_prefix
 from .edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
 
@@ -73,8 +74,9 @@ class CourseHandler(Page):
         group = group_name(course_id, "student")
         by_group = [n for n, u in models.items() if group in (u.get("groups") or [])]
         courses = self.catalog.courses()
+        started = self.catalog.store.running_servers()
         return [
-            roster_row(course_id, name, models.get(name), courses)
+            roster_row(course_id, name, models.get(name), courses, started)
             for name in dict.fromkeys([*course.students, *sorted(by_group)])
         ]
 
@@ -116,12 +118,23 @@ def materials_listing(path: Path, limit: int = 30) -> dict:
     return {"path": str(path), "exists": True, "total": len(files), "files": shown}
 
 
-def roster_row(course_id: str, student: str, model: dict | None, courses: dict) -> dict:
-    """One roster line: the student's server of this course and what it is doing."""
+def roster_row(
+    course_id: str,
+    student: str,
+    model: dict | None,
+    courses: dict,
+    started: Mapping[tuple[str, str], RunningServer],
+) -> dict:
+    """One roster line: the student's server of this course and what it is doing. A server
+    runs the course it was started for (``started``: the store's record); a stopped one is
+    started under the name that starts this course."""
     if model is None:
         return {"name": student, "state": "never logged in", "server": None, "running": False}
+    running = [
+        name for (user, name), r in started.items() if user == student and r.course == course_id
+    ]
     mine = memberships(courses, student, model.get("groups") or [])
-    server = "" if default_course(mine) == course_id else course_id
+    server = running[0] if running else server_to_start(course_id, mine)
     spawner = (model.get("servers") or {}).get(server)
     if spawner is None:
         state = "stopped"
@@ -162,7 +175,7 @@ def app(prefix: str, cat: catalog.Catalog, materials_root: Path):
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[launcher-courses] %(message)s")
     site = load_site()
-    cat = catalog.Catalog(site.courses, Store(site.store_url()))
+    cat = catalog.for_site(site)
     listen(app(service_prefix(), cat, site.data_dir() / "materials"), log)
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from launcher.gpu.allocator import GpuPolicy
-from launcher.gpu.broker import GpuBroker, GpuRefusal
+from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal
 from launcher.gpu.inventory import from_declared
 from launcher.store import Store
 
@@ -29,7 +29,8 @@ async def workload(gpus: int, students: int, ops: int, seed: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
         units = from_declared([{"index": i, "uuid": f"GPU-{i:04d}"} for i in range(gpus)])
-        broker = GpuBroker(store, units, {"c": GpuPolicy(per_student=1)}, when_full="refuse")
+        broker = GpuBroker(store, units, when_full="refuse")
+        rules = CourseRules(GpuPolicy(per_student=1))
         running: set[str] = set()
         acquire_s, release_s, refused = [], [], 0
         t0 = time.perf_counter()
@@ -42,7 +43,7 @@ async def workload(gpus: int, students: int, ops: int, seed: int = 1) -> dict:
                 release_s.append(time.perf_counter() - start)
             else:
                 try:
-                    await broker.acquire(user, "c")
+                    await broker.acquire(user, "c", rules)
                     running.add(user)
                 except GpuRefusal:
                     refused += 1

@@ -1,23 +1,27 @@
 """Course images through a real local registry used as the site's mirror: digest pins,
 a tag the mirror lacks, pull progress in bytes at spawn time, and pre-pull."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
 import pytest
 
-from tests.integration.hub import IMAGE, running_hub
+from launcher.store import Store
+from tests.integration.hub import IMAGE, ROOT, running_hub, wait_for
 from tests.registry import local_registry
 
 pytestmark = pytest.mark.integration
 
 NEXT_LAYER_MB = 256
+FAKES = ROOT / "tests" / "fakes"
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +65,18 @@ def image_hub(registry, tmp_path_factory):
                 "image": "launcher/pytorch:9.9-cpu",
                 "students": ["x1"],
             },
+            "gpulab": {
+                "title": "GPU lab on the next image",
+                "image": "launcher/pytorch:2.13-next",
+                "students": ["gp1"],
+                "gpu": {"per_student": 1},
+            },
         },
+        # the fake nvidia-smi (tests/fakes) reports the GPUs
+        "gpus": {"source": "nvidia-smi"},
     }
-    with running_hub(tmp_path_factory.mktemp("imagehub"), "images", [], site) as hub:
+    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
+    with running_hub(tmp_path_factory.mktemp("imagehub"), "images", [], site, env) as hub:
         yield hub
 
 
@@ -163,3 +176,30 @@ def test_spawn_time_pull_shows_bytes_and_prepull_makes_the_first_start_warm(
     # loosely (this machine is noisy): a pre-pulled first start is a warm start, not a cold one;
     # the functional part, no download at that start, is asserted above
     assert prepulled < 3 * warm + 3.0
+
+
+def test_a_download_holds_no_gpu_and_costs_no_quota(image_hub, registry):
+    """The start order: the image is present before the GPU is granted, so a student whose
+    image must be downloaded neither holds a GPU nor uses GPU-hours while it downloads."""
+    drop_local(image_hub.docker, registry.next_ref)
+    store = Store(f"sqlite:///{image_hub.data_dir / 'launcher.sqlite'}")
+    admin = image_hub.session("admin")
+    held_while_downloading = []
+    post = admin.request_server("gp1")
+    wait_for(lambda: admin.user_model("gp1")["servers"].get("", {}).get("pending"), 60, "spawn")
+    events = []
+    for event in admin.iter_progress("gp1"):
+        events.append(event)
+        if "MB of" in event.get("message", ""):
+            held_while_downloading += [a for a in store.active() if a.username == "gp1"]
+            downloaded_by = datetime.now(UTC).replace(tzinfo=None)
+    assert post.result().status_code in (201, 202)
+    messages = [e.get("message", "") for e in events]
+    assert events[-1].get("ready"), messages
+    downloads = [i for i, m in enumerate(messages) if "MB of" in m]
+    assigned = [i for i, m in enumerate(messages) if m.startswith("GPU assigned")]
+    assert downloads and assigned and downloads[-1] < assigned[0], messages
+    assert held_while_downloading == [], "a GPU was held during the download"
+    (held,) = [a for a in store.active() if a.username == "gp1"]
+    assert held.started_at >= downloaded_by, "GPU time was counted from before the download"
+    admin.stop_server("gp1")

@@ -34,15 +34,22 @@ def test_broker_properties_hold_on_postgresql(postgres_url, steps):
 def test_ledger_round_trip_on_postgresql(postgres_url):
     from datetime import datetime, timedelta
 
+    from launcher.gpu.quota import Quota, use
+
     store = Store(fresh(postgres_url))
-    t0 = datetime(2026, 11, 22, 8)
+    t0 = datetime(2026, 11, 22, 8)  # a Sunday: the weekly period began on Monday the 16th
+    week = Quota(10, "week")
     (a,) = store.add(["GPU-0"], "ann", "dl", "", "c-ann", t0)
-    assert store.gpu_hours("ann", "dl", t0, t0 + timedelta(hours=1)) == pytest.approx(1.0)
+    assert use(week, *store.usage("ann", "dl", t0), t0 + timedelta(hours=1)).used == pytest.approx(
+        1.0
+    )
     assert store.end([a.id], "stopped", t0 + timedelta(minutes=30)) == 1
     assert store.active() == []
-    assert store.gpu_hours("ann", "dl", t0, t0 + timedelta(hours=5)) == pytest.approx(0.5)
+    assert use(week, *store.usage("ann", "dl", t0), t0 + timedelta(hours=5)).used == pytest.approx(
+        0.5
+    )
     store.grant("ann", "dl", 2, by="admin", at=t0)
-    assert store.granted_hours("ann", "dl", t0 - timedelta(days=1)) == 2
+    assert use(week, *store.usage("ann", "dl", t0 - timedelta(days=1)), t0).granted == 2
 
 
 def test_course_catalog_apply_export_round_trip_on_postgresql(postgres_url, tmp_path):

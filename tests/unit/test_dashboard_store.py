@@ -10,7 +10,7 @@ from traitlets.config import Config
 
 from launcher.dashboard.sampler import LiveReadings, Sampler
 from launcher.gpu.allocator import GpuPolicy
-from launcher.gpu.broker import GpuBroker
+from launcher.gpu.broker import CourseRules, GpuBroker
 from launcher.gpu.inventory import from_declared
 from launcher.gpu.metrics import Reading
 from launcher.hubconfig import configure
@@ -117,9 +117,10 @@ def test_sampler_writes_one_row_per_unit_and_drops_old_ones(store):
 
 def test_the_store_shows_the_queue_and_a_stop_by_another_process_wakes_it(store):
     async def run():
-        broker = GpuBroker(store, UNITS[:1], {"dl": GpuPolicy(per_student=1)}, when_full="queue")
-        await broker.acquire("ann", "dl")
-        waiting = asyncio.create_task(broker.acquire("bob", "dl", container="c_bob"))
+        broker = GpuBroker(store, UNITS[:1], when_full="queue")
+        dl = CourseRules(GpuPolicy(per_student=1))
+        await broker.acquire("ann", "dl", dl)
+        waiting = asyncio.create_task(broker.acquire("bob", "dl", dl, container="c_bob"))
         await asyncio.sleep(0)
         assert [q["username"] for q in store.queued()] == ["bob"]
         # the culler ends ann's allocation in the store, then the hub stops her server: the
@@ -129,7 +130,7 @@ def test_the_store_shows_the_queue_and_a_stop_by_another_process_wakes_it(store)
         assert (await asyncio.wait_for(waiting, 5)).units == ["GPU-0"]
         assert store.queued() == []
         # a start that gives up while queued leaves the store's queue too
-        late = asyncio.create_task(broker.acquire("cat", "dl"))
+        late = asyncio.create_task(broker.acquire("cat", "dl", dl))
         await asyncio.sleep(0)
         assert [q["username"] for q in store.queued()] == ["cat"]
         late.cancel()

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from launcher.gpu.allocator import GpuPolicy
-from launcher.gpu.broker import GpuBroker, GpuRefusal
+from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal
 from launcher.gpu.inventory import from_declared
-from launcher.gpu.quota import Quota, period_bounds
+from launcher.gpu.quota import Quota, period_bounds, use
 from launcher.store import Store
 
 UNITS = from_declared([{"index": i, "uuid": f"GPU-{i}"} for i in range(4)])
@@ -24,6 +24,7 @@ POLICIES = {
     "cpu": GpuPolicy(per_student=0),
 }
 QUOTAS = {"ex": Quota(2, "day")}
+RULES = {c: CourseRules(p, QUOTAS.get(c, Quota())) for c, p in POLICIES.items()}
 USERS = [f"u{i}" for i in range(4)]
 
 
@@ -36,9 +37,7 @@ class Clock:
 
 
 def make_broker(store, clock, when_full="refuse", timeout=600):
-    return GpuBroker(
-        store, UNITS, POLICIES, QUOTAS, when_full=when_full, queue_timeout=timeout, clock=clock
-    )
+    return GpuBroker(store, UNITS, when_full=when_full, queue_timeout=timeout, clock=clock)
 
 
 def check_invariants(store: Store):
@@ -88,9 +87,9 @@ async def run_steps(steps, url: str) -> None:
             used = 0.0
             if quota:
                 start, _ = period_bounds(quota.period, clock.now)
-                used = broker.store.gpu_hours(a, b, start, clock.now)
+                used = use(quota, *broker.store.usage(a, b, start), clock.now).used
             try:
-                grant = await broker.acquire(a, b, server=b, container=f"c-{a}")
+                grant = await broker.acquire(a, b, RULES[b], server=b, container=f"c-{a}")
             except GpuRefusal as exc:
                 assert exc.message
             else:
@@ -100,8 +99,8 @@ async def run_steps(steps, url: str) -> None:
         elif op == "release":  # the user stops whatever server they run
             for server in {x.server for x in broker.store.active() if x.username == a}:
                 await broker.release(a, server=server)
-        elif op == "die":
-            await broker.reconcile(lambda x, dead=a: x.username != dead)
+        elif op == "die":  # its container died while the hub was down (hub start reconciles)
+            broker.store.end_vanished(lambda x, dead=a: x.username != dead, clock.now)
         elif op == "restart":
             broker = make_broker(Store(url), clock)
         else:
@@ -131,14 +130,14 @@ def test_queue_is_fifo_shows_positions_and_wakes_on_release(tmp_path):
         clock = Clock()
         broker = make_broker(Store(f"sqlite:///{tmp_path / 's.sqlite'}"), clock, when_full="queue")
         for i in range(4):
-            assert (await broker.acquire(f"u{i}", "ex")).units == [f"GPU-{i}"]
+            assert (await broker.acquire(f"u{i}", "ex", RULES["ex"])).units == [f"GPU-{i}"]
         seen: dict[str, list] = {"q1": [], "q2": []}
         first = asyncio.create_task(
-            broker.acquire("q1", "ex", on_wait=lambda p, n: seen["q1"].append((p, n)))
+            broker.acquire("q1", "ex", RULES["ex"], on_wait=lambda p, n: seen["q1"].append((p, n)))
         )
         await asyncio.sleep(0)
         second = asyncio.create_task(
-            broker.acquire("q2", "ex", on_wait=lambda p, n: seen["q2"].append((p, n)))
+            broker.acquire("q2", "ex", RULES["ex"], on_wait=lambda p, n: seen["q2"].append((p, n)))
         )
         await asyncio.sleep(0)
         assert broker.queue() == [("q1", "ex"), ("q2", "ex")]
@@ -162,9 +161,9 @@ def test_queue_timeout_gives_a_sentence(tmp_path):
             Store(f"sqlite:///{tmp_path / 's.sqlite'}"), Clock(), when_full="queue", timeout=0.2
         )
         for i in range(4):
-            await broker.acquire(f"u{i}", "ex")
+            await broker.acquire(f"u{i}", "ex", RULES["ex"])
         with pytest.raises(GpuRefusal) as info:
-            await broker.acquire("late", "ex")
+            await broker.acquire("late", "ex", RULES["ex"])
         assert info.value.message.startswith("No GPU became free within 0 minutes.")
         assert "All 4 GPUs that ex may use are busy" in info.value.message
         assert broker.queue() == []
@@ -177,26 +176,21 @@ def test_quota_refusal_then_cpu_fallback_and_admin_grant(tmp_path):
         clock = Clock()
         store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
         broker = make_broker(store, clock)
-        await broker.acquire("ann", "ex")
+        await broker.acquire("ann", "ex", RULES["ex"])
         clock.now += timedelta(hours=2, minutes=1)
         await broker.release("ann")
         with pytest.raises(GpuRefusal) as info:
-            await broker.acquire("ann", "ex")
+            await broker.acquire("ann", "ex", RULES["ex"])
         assert (
             info.value.status == 429
             and "You have used 2.0 of your 2 GPU-hours" in info.value.message
         )
         store.grant("ann", "ex", 1, by="admin", at=clock.now)
-        assert (await broker.acquire("ann", "ex")).units == ["GPU-0"]
+        assert (await broker.acquire("ann", "ex", RULES["ex"])).units == ["GPU-0"]
         await broker.release("ann")
-        fallback = GpuBroker(
-            store,
-            UNITS,
-            {"ex": GpuPolicy(per_student=1, cpu_fallback=True)},
-            {"ex": Quota(1, "day")},
-            clock=clock,
-        )
-        grant = await fallback.acquire("ann", "ex")
+        fallback = GpuBroker(store, UNITS, clock=clock)
+        rules = CourseRules(GpuPolicy(per_student=1, cpu_fallback=True), Quota(1, "day"))
+        grant = await fallback.acquire("ann", "ex", rules)
         assert grant.units == [] and grant.cpu_only and "CPU-only session" in grant.note
 
     asyncio.run(run())

@@ -1,13 +1,15 @@
 """The instructor page's pure parts: edits within the admin's limits, the audited update, and
 the roster rows (table-driven)."""
 
+from datetime import datetime
+
 import pytest
 
 from launcher.catalog import Catalog, CatalogConflict
 from launcher.instructor.app import materials_listing, roster_row
 from launcher.instructor.edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
 from launcher.settings import Course, parse_site
-from launcher.store import Store
+from launcher.store import RunningServer, Store
 
 PIN = "launcher/pytorch:2.13-cpu"
 NEXT = "launcher/pytorch:2.14-cuda13.0"
@@ -116,6 +118,10 @@ CATALOG = {
     "dl101": COURSE,
     "cv201": Course.model_validate({"title": "CV", "image": PIN, "students": ["bob"]}),
 }
+STARTED = {  # the course each of bob's servers was started for (the store's record)
+    ("bob", ""): RunningServer("bob", "", "dl101", "l_bob_dl101", datetime(2026, 11, 25, 9, 30)),
+    ("bob", "cv201"): RunningServer("bob", "cv201", "cv201", "l_bob_cv201", datetime(2026, 11, 25)),
+}
 
 
 @pytest.mark.parametrize(
@@ -130,8 +136,22 @@ CATALOG = {
     ],
 )
 def test_roster_rows(course, name, model, expected):
-    row = roster_row(course, name, model, CATALOG)
+    row = roster_row(course, name, model, CATALOG, STARTED)
     assert (row["state"], row["server"], row["running"]) == expected
+
+
+def test_a_roster_change_after_the_start_does_not_move_a_running_server_to_another_course():
+    # cv201 now comes first, so bob's default server would start cv201 today; the one running
+    # was started for dl101, and the page still shows it under dl101
+    reordered = {"cv201": CATALOG["cv201"], "dl101": CATALOG["dl101"]}
+    dl = roster_row("dl101", "bob", {"servers": SERVERS}, reordered, STARTED)
+    cv = roster_row("cv201", "bob", {"servers": SERVERS}, reordered, STARTED)
+    assert (dl["server"], dl["running"], cv["server"], cv["state"]) == (
+        "",
+        True,
+        "cv201",
+        "spawning",
+    )
 
 
 def test_the_materials_listing_shows_files_not_hidden_ones(tmp_path):
