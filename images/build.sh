@@ -84,56 +84,21 @@ done
 [ -n "$TAG" ] || { usage >&2; exit 2; }
 
 # ---------------------------------------------------------------------------- matrix entry
-# Prints KEY=VALUE lines (torch, python, cuda, cudnn, ...) of the entry TAG; an absent
-# or null value prints as KEY=. PyYAML when the host's python3 has it, else awk.
-read_matrix() {
-    local tag=$1
-    if command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' >/dev/null 2>&1; then
-        python3 - "$MATRIX" "$tag" <<'PY'
-import sys, yaml
-path, tag = sys.argv[1], sys.argv[2]
-with open(path) as f:
-    images = (yaml.safe_load(f) or {}).get("images") or {}
-entry = images.get(tag)
-if entry is None:
-    sys.exit(3)
-for key in ("torch", "python", "cuda", "cudnn", "base", "index_url", "min_driver", "cuda_arch_list"):
-    value = entry.get(key)
-    print(f"{key}={'' if value is None else value}")
-PY
-    else
-        awk -v tag="$tag" '
-            function unquote(s) {
-                sub(/^[ \t]+/, "", s); sub(/[ \t]+#.*$/, "", s); sub(/[ \t]+$/, "", s)
-                if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
-                if (s == "null" || s == "~") s = ""
-                return s
-            }
-            /^[ \t]*(#|$)/ { next }
-            /^images:/ { in_images = 1; next }
-            /^[^ ]/ { in_images = 0; in_entry = 0; next }
-            in_images && /^  [^ ]/ {
-                key = $0; sub(/:.*$/, "", key); key = unquote(key)
-                in_entry = (key == tag); if (in_entry) found = 1; next
-            }
-            in_entry && /^    [A-Za-z_]+:/ {
-                line = $0; sub(/^ +/, "", line)
-                k = line; sub(/:.*$/, "", k)
-                v = line; sub(/^[^:]*:/, "", v)
-                val[k] = unquote(v)
-            }
-            END {
-                if (!found) exit 3
-                n = split("torch python cuda cudnn base index_url min_driver cuda_arch_list", keys, " ")
-                for (i = 1; i <= n; i++) print keys[i] "=" val[keys[i]]
-            }' "$MATRIX"
-    fi
-}
-
-ENTRY=$(read_matrix "$TAG") || {
-    known=$(grep -E '^  "?[^ #"]+"?:' "$MATRIX" | sed -E 's/^  "?([^"]+)"?:.*/\1/' | tr '\n' ' ')
-    die "tag '$TAG' is not in $MATRIX (known: $known)"
-}
+# The entry TAG as KEY=VALUE lines (null: empty), read by the launcher's own matrix loader
+# (launcher/images/matrix.py, the one reader of matrix.yaml): with the repository's Python
+# environment when there is one, else with a python3 that has PyYAML.
+PYTHON=${LAUNCHER_PYTHON:-}
+if [ -z "$PYTHON" ]; then
+    for candidate in "$HERE/../.venv/bin/python" python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import yaml' 2>/dev/null; then
+            PYTHON=$candidate
+            break
+        fi
+    done
+fi
+[ -n "$PYTHON" ] || die "reading $MATRIX needs Python with PyYAML: run \`make setup\` (it makes .venv), or apt-get install python3-yaml"
+ENTRY=$(PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m launcher.images.matrix "$TAG" "$MATRIX") ||
+    die "$ENTRY ($MATRIX)"
 field() { printf '%s\n' "$ENTRY" | sed -n "s/^$1=//p"; }
 TORCH_VERSION=$(field torch)
 PYTHON_VERSION=$(field python)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from .gpu import metrics
 from .gpu.inventory import Unit
 from .hubconfig import GpuConfigError, gpu_inventory
 from .names import server_path
+from .secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, existing
 from .settings import Site
 from .store import Allocation, Store, utcnow
 
@@ -77,7 +77,7 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
     if not holders:
         print(f"Nothing to release: no GPU held by or named {target!r}.")
         return 0
-    token = os.environ.get("LAUNCHER_CLI_TOKEN") or _read_token(site)
+    token = _token(site)
     for user, server in sorted(holders):
         try:
             resp = requests.delete(
@@ -122,12 +122,15 @@ def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:
     return 0
 
 
-def _read_token(site: Site) -> str:
-    path = site.data_dir() / "launcher-cli-token"
+def _token(site: Site) -> str:
+    path = site.data_dir() / CLI_TOKEN_FILE
     try:
-        return path.read_text().strip()
+        found = existing(CLI_TOKEN_ENV, path)
     except OSError:
+        found = None
+    if found is None:
         raise SystemExit(
             f"Cannot read the launcher's hub token ({path}); run this as the hub's user, "
-            "or set LAUNCHER_CLI_TOKEN."
-        ) from None
+            f"or set {CLI_TOKEN_ENV}."
+        )
+    return found.value

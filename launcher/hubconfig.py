@@ -20,7 +20,7 @@ from .gpu.broker import GpuBroker
 from .gpu.inventory import Unit
 from .images import prepull
 from .images.refs import resolve as resolve_image
-from .secrets import StoredSecret, ensure_private_dir, env_or_file
+from .secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, StoredSecret, ensure_private_dir, env_or_file
 from .settings import DEMO_SITE_FILE, Site, load_site
 from .signin import OAuthClient, SignInConfigError, configure_auth, oauth_client
 from .store import Store, utcnow
@@ -241,7 +241,7 @@ def host_facts(site: Site) -> HostFacts:
     data = ensure_private_dir(site.data_dir())
     user_pw, admin_pw = class_passwords(site, data)
     oauth = oauth_client(site, data)  # SignInConfigError: a sentence
-    cli_token = env_or_file("LAUNCHER_CLI_TOKEN", data / "launcher-cli-token", 32)
+    cli_token = env_or_file(CLI_TOKEN_ENV, data / CLI_TOKEN_FILE, 32)
     metrics_token = env_or_file("LAUNCHER_METRICS_TOKEN", data / "launcher-metrics-token", 32)
     client = dockerhost.client()
     gateway = dockerhost.ensure_network(client, site.docker.network)

@@ -10,6 +10,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+#: the `launcher` command's hub token (its service `launcher-cli`): the environment variable,
+#: and the file in the data directory
+CLI_TOKEN_ENV, CLI_TOKEN_FILE = "LAUNCHER_CLI_TOKEN", "launcher-cli-token"
+
 
 @dataclass(frozen=True)
 class StoredSecret:
@@ -25,16 +29,26 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def existing(env_var: str, path: Path) -> StoredSecret | None:
+    """The secret from ``$env_var``, else the one stored at ``path`` (the one rule for every
+    secret: the environment first, then the data directory); None when neither has it."""
+    from_env = os.environ.get(env_var, "").strip()
+    if from_env:
+        return StoredSecret(from_env, None, False)
+    try:
+        return StoredSecret(path.read_text(encoding="utf-8").strip(), path, False)
+    except FileNotFoundError:
+        return None
+
+
 def env_or_file(env_var: str, path: Path, nbytes: int) -> StoredSecret:
     """The secret from ``$env_var``; else the one stored at ``path``; else a new one stored there.
 
     A new secret is written with mode 0600 before anything else can read it.
     """
-    from_env = os.environ.get(env_var, "").strip()
-    if from_env:
-        return StoredSecret(from_env, None, False)
-    if path.exists():
-        return StoredSecret(path.read_text(encoding="utf-8").strip(), path, False)
+    found = existing(env_var, path)
+    if found is not None:
+        return found
     value = secrets.token_urlsafe(nbytes)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

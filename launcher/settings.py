@@ -28,6 +28,7 @@ from pydantic import (
 
 from .images.refs import parse as parse_image
 from .images.refs import split_mirror
+from .yamlfile import UniqueKeyLoader
 
 #: the site file used when none is given: the embedded demo
 DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"
@@ -315,14 +316,6 @@ class Course(_Strict):
         return list(dict.fromkeys([*self.instructors, *self.tas, *self.students]))
 
 
-def find_course(courses: dict[str, Course], username: str) -> tuple[str, Course] | None:
-    """The first course (id, course) whose roster holds ``username``; None: not enrolled."""
-    for course_id, course in courses.items():
-        if username in course.members:
-            return course_id, course
-    return None
-
-
 class GpuDevice(_Strict):
     index: int = Field(ge=0)
     uuid: str = Field(pattern=r"^(GPU|MIG)-[A-Za-z0-9-]+$")
@@ -399,11 +392,6 @@ class Site(_Strict):
         description="courses declared in the site file (more come from `launcher courses apply`)",
     )
 
-    def course_of(self, username: str) -> str | None:
-        """The first course whose roster holds ``username`` (None: not enrolled)."""
-        found = find_course(self.courses, username)
-        return found[0] if found else None
-
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{self.data_dir() / 'launcher.sqlite'}"
 
@@ -423,24 +411,6 @@ class Site(_Strict):
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
 
 
 def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
@@ -513,8 +483,8 @@ def _describe(err: dict, root: yaml.Node | None, name: str, model: type[BaseMode
 def parse_yaml(text: str, model: type[M], name: str, what: str = "site file") -> M:
     """Validate YAML ``text`` as ``model``; every problem names ``name``, the line and the key."""
     try:
-        root = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        root = yaml.compose(text, Loader=UniqueKeyLoader)
+        data = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

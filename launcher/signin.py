@@ -16,12 +16,12 @@ further gate that a person must also pass, and ``admin_groups`` makes hub admins
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from .secrets import existing
 from .settings import AuthSettings, Site
 
 #: the sign-in button's default text per kind ("Sign in with ...")
@@ -111,17 +111,17 @@ def discover(auth: AuthSettings, timeout: float = 10) -> tuple[str, str, str]:
 def client_secret(auth: AuthSettings, data_dir: Path) -> str:
     """The OAuth client secret: ``$<client_secret_env>``, else ``<data_dir>/oauth-client-secret``
     (never the site file, which may be in version control)."""
-    from_env = os.environ.get(auth.client_secret_env, "").strip()
-    if from_env:
-        return from_env
     path = data_dir / "oauth-client-secret"
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:
+        found = existing(auth.client_secret_env, path)
+    except OSError:  # there, but not readable by this user
+        found = None
+    if found is None:
         raise SignInConfigError(
             f"auth.kind {auth.kind} needs the client secret your identity provider issued: set "
             f"{auth.client_secret_env}, or write it into {path} (mode 0600)."
-        ) from None
+        )
+    return found.value
 
 
 def oauth_client(site: Site, data_dir: Path) -> OAuthClient | None:

@@ -114,10 +114,16 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
         return resp
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        """Every error is a sentence, never a traceback: the handler's own (its HTTPError's
+        message), else the default one for the status; :meth:`show_error` renders it."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(
             status_code, "Something went wrong on the server; please tell the admin."
         )
+        self.show_error(status_code, message)
+
+    def show_error(self, status_code: int, message: str) -> None:
+        """An error page (the JSON API and /metrics answer in their own formats)."""
         self.render("error.html", status=status_code, message=message)
 
 

@@ -36,7 +36,7 @@ from ..hubconfig import METRICS_SCOPE, GpuConfigError, gpu_inventory
 from ..names import server_path
 from ..settings import load_site
 from ..store import Allocation
-from ..webpage import DEFAULT_ERRORS, ServicePage, listen, make_app, service_prefix
+from ..webpage import ServicePage, listen, make_app, service_prefix
 from . import aggregate, charts, text
 from .board import Board, Scope
 from .metrics import exposition
@@ -341,11 +341,7 @@ class GrantHandler(Page):
 class Api(Page):
     """JSON with the pages' access rules; errors are ``{"status": ..., "message": ...}``."""
 
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(
-            status_code, "Something went wrong on the server; please tell the admin."
-        )
+    def show_error(self, status_code: int, message: str) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"status": status_code, "message": message}))
 
@@ -419,10 +415,9 @@ class MetricsHandler(Page):
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(exposition(snapshot))
 
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
+    def show_error(self, status_code: int, message: str) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(status_code, "error"))
+        self.finish(message)
 
 
 def app(prefix: str, board: Board, sample_interval: int = 60) -> web.Application:

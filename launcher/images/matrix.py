@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ..yamlfile import UniqueKeyLoader
 from .refs import parse
 
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "images" / "matrix.yaml"
@@ -41,21 +42,6 @@ class MatrixError(ValueError):
     """The matrix file is missing or malformed; the message is a sentence for a person."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (PyYAML would keep the last one)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = []
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"found duplicate key {key!r}", key_node.start_mark
-                )
-            seen.append(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 @dataclass(frozen=True)
 class ImageSpec:
     """One entry of the matrix: the image launcher/pytorch:TAG. None means null."""
@@ -81,7 +67,7 @@ def load_matrix(path: str | Path | None = None) -> dict[str, ImageSpec]:
     """The matrix file's entries by tag, in file order."""
     path = Path(path) if path is not None else DEFAULT_MATRIX
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except OSError as exc:
         raise MatrixError(f"The image matrix {path} cannot be read: {exc.strerror}.") from exc
     except yaml.YAMLError as exc:
@@ -148,3 +134,32 @@ def _arch_list(tag: str, value: str | None) -> tuple[str, ...]:
                 "like 'sm_86' or 'compute_90'."
             )
     return archs
+
+
+def shell_fields(spec: ImageSpec) -> str:
+    """``KEY=VALUE`` lines of an entry, as images/build.sh reads them (null: empty)."""
+    values = {name: getattr(spec, name) for name in FIELDS}
+    values["cuda_arch_list"] = " ".join(spec.cuda_arch_list) or None
+    return "".join(f"{k}={'' if v is None else v}\n" for k, v in values.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m launcher.images.matrix TAG [MATRIX]``: the entry's fields for build.sh
+    (exit 3 with the known tags for an unknown TAG, 2 for a broken matrix)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        specs = load_matrix(args[1] if len(args) > 1 else None)
+    except MatrixError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not args or args[0] not in specs:
+        print(f"tag {args[0] if args else ''!r} is not in the matrix (known: {' '.join(specs)})")
+        return 3
+    sys.stdout.write(shell_fields(specs[args[0]]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

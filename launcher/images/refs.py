@@ -69,11 +69,6 @@ class ImageRef:
             return f"library/{self.repository}"
         return self.repository
 
-    @property
-    def is_pinned(self) -> bool:
-        """True when the reference names one exact image (a digest)."""
-        return bool(self.digest)
-
     def pull_args(self) -> tuple[str, str]:
         """(repository, tag) for docker-py's ``client.api.pull(repository, tag=tag)``.
 

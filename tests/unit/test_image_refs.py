@@ -87,7 +87,7 @@ def test_pull_args_survive_docker_py_split(text):
 def test_name_and_properties():
     ref = parse(f"127.0.0.1:5000/launcher-test/tiny:1.0@{D}")
     assert ref.name == "127.0.0.1:5000/launcher-test/tiny"
-    assert ref.is_pinned and not ref.is_docker_hub
+    assert ref.digest == D and not ref.is_docker_hub
     assert parse("ubuntu").name == "ubuntu"
     assert parse("ubuntu").hub_path == "library/ubuntu"
     assert parse("docker.io/ubuntu").hub_path == "library/ubuntu"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from launcher.courses import memberships
 from launcher.settings import DEMO_SITE_FILE, SiteFileError, load_site, parse_site
 
 GOOD = """\
@@ -37,8 +38,8 @@ def test_demo_site_file_is_valid():
 def test_good_file_normalises_usernames_and_defaults():
     site = parse_site(GOOD)
     assert site.courses["demo"].instructors == ["teacher"]
-    assert site.course_of("student2") == "demo"
-    assert site.course_of("nobody") is None
+    assert memberships(site.courses, "student2") == {"demo": "student"}
+    assert memberships(site.courses, "nobody") == {}
     assert site.hub.port == 8000 and site.hub.ip == "127.0.0.1"
     assert site.courses["demo"].resources.mem_limit == "2G"
 
