@@ -19,8 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from .settings import Course, Site
-from .store import Store, utcnow
+from launcher.settings import Course, Site
+from launcher.store import Store, utcnow
 
 Action = Literal["create", "update", "remove", "unchanged"]
 log = logging.getLogger("launcher.catalog")

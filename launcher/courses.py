@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .settings import Course
+from launcher.settings import Course
 
 ROLES = ("student", "ta", "instructor")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}

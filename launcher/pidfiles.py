@@ -21,7 +21,7 @@ from pathlib import Path
 HUB_PID_FILE = "jupyterhub.pid"
 PROXY_PID_FILE = "jupyterhub-proxy.pid"
 #: what the command line of each kind of process contains
-HUB_MARKERS = ("jupyterhub", "launcher.hubapp")
+HUB_MARKERS = ("jupyterhub", "launcher.hub.app")
 PROXY_MARKERS = ("configurable-http-proxy",)
 
 

@@ -26,9 +26,9 @@ from pydantic import (
     model_validator,
 )
 
-from .images.refs import parse as parse_image
-from .images.refs import split_mirror
-from .yamlfile import UniqueKeyLoader
+from launcher.images.refs import parse as parse_image
+from launcher.images.refs import split_mirror
+from launcher.yamlfile import UniqueKeyLoader
 
 #: the site file used when none is given: the embedded demo
 DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"

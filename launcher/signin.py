@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-from .secrets import existing
-from .settings import AuthSettings, Site
+from launcher.secrets import existing
+from launcher.settings import AuthSettings, Site
 
 #: the sign-in button's default text per kind ("Sign in with ...")
 LOGIN_SERVICE = {"oidc": "your campus account", "github": "GitHub"}
@@ -49,7 +49,7 @@ class OAuthClient:
 
 
 def authenticator_class(site: Site) -> str:
-    return f"launcher.auth.{AUTHENTICATOR[site.auth.kind]}"
+    return f"launcher.hub.auth.{AUTHENTICATOR[site.auth.kind]}"
 
 
 def configure_auth(c, site: Site, client: OAuthClient | None) -> str:

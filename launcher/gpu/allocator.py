@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .inventory import Unit
+from launcher.gpu.inventory import Unit
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..settings import Course
-from ..store import Allocation, Store, utcnow
-from .allocator import GpuPolicy, Holding, Shortage, choose
-from .inventory import Unit
-from .quota import Quota, period_bounds, quota_refusal, use
+from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
+from launcher.gpu.inventory import Unit
+from launcher.gpu.quota import Quota, period_bounds, quota_refusal, use
+from launcher.settings import Course
+from launcher.store import Allocation, Store, utcnow
 
 
 def _holdings(active: list[Allocation]) -> list[Holding]:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from .inventory import Unit
+from launcher.gpu.inventory import Unit
 
 QUERY = [
     "--query-gpu=uuid,utilization.gpu,memory.used,temperature.gpu",

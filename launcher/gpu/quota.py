@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..store import Allocation
+from launcher.store import Allocation
 
 Period = Literal["day", "week", "month"]
 

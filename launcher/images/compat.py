@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from .matrix import ImageSpec
+from launcher.images.matrix import ImageSpec
 
 # torch minor -> (torchvision minor, torchaudio minor). torchvision 0.N+15 has gone with
 # torch 2.N since 2.0 (the local wheels confirm 2.13 -> 0.28 and 2.14 -> 0.29); torchaudio

@@ -7,8 +7,8 @@ the inventory says what the host has (driver version, each GPU's compute capabil
 
 from __future__ import annotations
 
-from .compat import check_host
-from .matrix import ImageSpec, load_matrix
+from launcher.images.compat import check_host
+from launcher.images.matrix import ImageSpec, load_matrix
 
 LABEL_CUDA = "io.launcher.cuda.version"
 LABEL_ARCHS = "io.launcher.cuda.arch_list"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from ..yamlfile import UniqueKeyLoader
-from .refs import parse
+from launcher.images.refs import parse
+from launcher.yamlfile import UniqueKeyLoader
 
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "images" / "matrix.yaml"
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
-from .pull import PullError, pull
+from launcher.images.pull import PullError, pull
 
 
 def prepull(

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from docker.errors import APIError
 
-from .refs import parse
-from .registry import explain
+from launcher.images.refs import parse
+from launcher.images.registry import explain
 
 
 class PullError(RuntimeError):

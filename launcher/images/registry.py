@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from docker.errors import APIError, NotFound
 
-from .refs import ImageRef, parse
+from launcher.images.refs import ImageRef, parse
 
 
 class RegistryError(RuntimeError):

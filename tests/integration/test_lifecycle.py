@@ -15,7 +15,11 @@ pytestmark = pytest.mark.integration
 
 #: what a person accepts between Ctrl-C and the prompt (the issue's bar, on 2 cores)
 STOP_S = 10
-SERVICES = ("launcher.cullservice", "launcher.instructor.app", "launcher.dashboard.app")
+SERVICES = (
+    "launcher.services.culler.service",
+    "launcher.services.instructor.app",
+    "launcher.services.dashboard.app",
+)
 
 
 def alive(pid: int) -> bool:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import pytest
 from tornado.web import HTTPError
 
-from launcher.auth import CoursePasswordAuthenticator
 from launcher.catalog import Catalog
+from launcher.hub.auth import CoursePasswordAuthenticator
 from launcher.settings import Course
 
 SITE_COURSES = {

@@ -81,8 +81,8 @@ def test_up_refuses_to_start_on_a_gpu_the_host_lacks(tmp_path):
     [([], []), (["--", "--log-level=DEBUG"], ["--log-level=DEBUG"]), (["--debug"], ["--debug"])],
 )
 def test_jupyterhub_arguments_after_the_double_dash(extra, tail):
-    from launcher.cli import HUB_CONFIG, hub_argv
+    from launcher.cli.main import HUB_CONFIG, hub_argv
 
     argv = hub_argv(extra)
-    assert argv[1:5] == ["-m", "launcher.hubapp", "-f", str(HUB_CONFIG)] and argv[5:] == tail
+    assert argv[1:5] == ["-m", "launcher.hub.app", "-f", str(HUB_CONFIG)] and argv[5:] == tail
     assert HUB_CONFIG.is_file() and HUB_CONFIG.parent.joinpath("launcher").is_dir()

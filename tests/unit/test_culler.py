@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from launcher.culler import Server, judge, track_gpu_idle
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
+from launcher.services.culler.rules import Server, judge, track_gpu_idle
 from launcher.settings import CourseSession
 
 T0 = datetime(2026, 11, 24, 9, 0)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from launcher.dashboard import aggregate
+from launcher.board import aggregate
 from launcher.gpu.inventory import Unit
 from launcher.gpu.metrics import Reading
 from launcher.settings import Course

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from launcher.dashboard import charts, metrics, text
+from launcher.board.view import Snapshot
+from launcher.services.dashboard import charts, metrics, text
 
 SVG = "{http://www.w3.org/2000/svg}"
 STARTS = [f"2026-11-25T10:{m:02d}:00Z" for m in range(6)]
@@ -103,7 +104,7 @@ GPUS = [
         "holders": [],
     },
 ]
-SNAPSHOT = metrics.Snapshot(
+SNAPSHOT = Snapshot(
     gpus=GPUS,
     quotas=[
         {"user": "ann", "course": "dl", "used": 1.5, "limit": 12.0},

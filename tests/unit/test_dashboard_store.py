@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from traitlets.config import Config
 
-from launcher.dashboard.sampler import LiveReadings, Sampler
+from launcher.board.live import LiveReadings
 from launcher.gpu.allocator import GpuPolicy
 from launcher.gpu.broker import CourseRules, GpuBroker
 from launcher.gpu.inventory import from_declared
 from launcher.gpu.metrics import Reading
-from launcher.hubconfig import configure
+from launcher.hub.config import configure
+from launcher.services.dashboard.sampler import Sampler
 from launcher.settings import (
     DEMO_SITE_FILE,
     DashboardSettings,
@@ -171,7 +172,7 @@ def test_the_hub_runs_the_dashboard_with_least_privilege():
     services = {s["name"]: s for s in c.JupyterHub.services}
     dash = services["dashboard"]
     assert dash["url"] == "http://127.0.0.1:40124"
-    assert dash["command"][1:] == ["-m", "launcher.dashboard.app"]
+    assert dash["command"][1:] == ["-m", "launcher.services.dashboard.app"]
     assert dash["environment"] == {
         "LAUNCHER_CONFIG": "/srv/site.yaml",
         "LAUNCHER_DATA_DIR": "/srv/launcher",

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from launcher import container
-from launcher.hubconfig import HostFacts, configure
+from launcher.hub import container
+from launcher.hub.config import HostFacts, configure
 from launcher.settings import DEMO_SITE_FILE, Resources, load_site
 
 FACTS = HostFacts(
@@ -37,7 +37,7 @@ def test_hub_listens_where_the_site_file_says_and_containers_reach_its_api():
 
 def test_the_catalog_decides_who_logs_in_with_the_class_password():
     c = configured()
-    assert c.JupyterHub.authenticator_class == "launcher.auth.CoursePasswordAuthenticator"
+    assert c.JupyterHub.authenticator_class == "launcher.hub.auth.CoursePasswordAuthenticator"
     # the rosters' people are created at start; the catalog decides at each login
     assert c.Authenticator.allowed_users == {"ann", "student1"}
     assert c.CoursePasswordAuthenticator.courses["demo"]["students"] == [
@@ -101,7 +101,7 @@ def test_managed_services_hold_least_privilege():
 
 def test_course_spawner_gets_the_catalog():
     c = configured()
-    assert c.JupyterHub.spawner_class == "launcher.spawner.CourseSpawner"
+    assert c.JupyterHub.spawner_class == "launcher.hub.spawner.CourseSpawner"
     assert c.CourseSpawner.courses["demo"]["image"] == "launcher/pytorch:2.13-cpu"
     assert c.CourseSpawner.use_internal_ip is True
     assert c.CourseSpawner.network_name == "launcher"

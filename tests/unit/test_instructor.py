@@ -6,8 +6,14 @@ from datetime import datetime
 import pytest
 
 from launcher.catalog import Catalog, CatalogConflict
-from launcher.instructor.app import materials_listing, roster_row
-from launcher.instructor.edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
+from launcher.services.instructor.app import materials_listing, roster_row
+from launcher.services.instructor.edits import (
+    EditForm,
+    EditRefused,
+    allowed_images,
+    apply_form,
+    gpu_cap,
+)
 from launcher.settings import Course, parse_site
 from launcher.store import RunningServer, Store
 

@@ -26,7 +26,7 @@ def program():
 def test_a_pid_file_counts_only_for_a_running_program_of_that_kind(tmp_path, program):
     pid_file = tmp_path / "x.pid"
     assert pidfiles.running_from(pid_file, ("jupyterhub",)) is None  # no file
-    hub = program("-m", "launcher.hubapp")
+    hub = program("-m", "launcher.hub.app")
     pid_file.write_text(f"{hub.pid}\n")
     assert pidfiles.running_from(pid_file, pidfiles.HUB_MARKERS) == hub.pid
     assert pidfiles.running_from(pid_file, pidfiles.PROXY_MARKERS) is None  # another program

@@ -7,7 +7,7 @@ import pytest
 from tornado.web import HTTPError
 from traitlets.config import Config
 
-from launcher.auth import CourseGitHubAuthenticator, CourseOIDCAuthenticator, github_team_groups
+from launcher.hub.auth import CourseGitHubAuthenticator, CourseOIDCAuthenticator, github_team_groups
 from launcher.settings import SiteFileError, parse_site
 from launcher.signin import OAuthClient, SignInConfigError, client_secret, configure_auth, discover
 
@@ -32,7 +32,7 @@ def configured(text: str, client: OAuthClient | None = ENDPOINTS) -> tuple[Confi
 def test_oidc_preset_sets_generic_oauthenticator_traits():
     c, name = configured(OIDC)
     assert name == "CourseOIDCAuthenticator"
-    assert c.JupyterHub.authenticator_class == "launcher.auth.CourseOIDCAuthenticator"
+    assert c.JupyterHub.authenticator_class == "launcher.hub.auth.CourseOIDCAuthenticator"
     cfg = c.CourseOIDCAuthenticator
     assert (cfg.client_id, cfg.client_secret) == ("jupyterhub", "s3cret")
     assert cfg.oauth_callback_url == "https://hub.example.edu/hub/oauth_callback"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from .settings import Resources
+from launcher.settings import Resources
 
 #: the teaching images' non-root user (images/Dockerfile)
 CONTAINER_USER = "1000:100"

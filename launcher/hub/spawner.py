@@ -21,18 +21,19 @@ from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
 
-from . import catalog, container, names
-from .catalog import Catalog
-from .courses import STAFF, course_to_start, materials_dir, memberships
-from .gpu.allocator import eligible_units
-from .gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
-from .gpu.inventory import Unit
-from .images import hostcheck
-from .images.matrix import tag_for_image
-from .images.pull import PullError, pull
-from .images.refs import resolve as resolve_image
-from .settings import Course
-from .store import utcnow
+from launcher import catalog, names
+from launcher.catalog import Catalog
+from launcher.courses import STAFF, course_to_start, materials_dir, memberships
+from launcher.gpu.allocator import eligible_units
+from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
+from launcher.gpu.inventory import Unit
+from launcher.hub import container
+from launcher.images import hostcheck
+from launcher.images.matrix import tag_for_image
+from launcher.images.pull import PullError, pull
+from launcher.images.refs import resolve as resolve_image
+from launcher.settings import Course
+from launcher.store import utcnow
 
 STATE_VERSION = 1
 
@@ -92,7 +93,7 @@ class CourseSpawner(DockerSpawner):
         allow_none=True,
         config=True,
         help="""The hub's one GPU broker, shared by every server: made by the hub's
-        configuration (launcher.hubconfig) from the GPU inventory and the store, with the
+        configuration (launcher.hub.config) from the GPU inventory and the store, with the
         site's ``gpus.when_full`` and ``gpus.queue_timeout``, e.g.
         ``c.CourseSpawner.gpu_broker = GpuBroker(store, units, when_full="queue")``.
         None: no GPUs (a course that asks for one is refused with a sentence).""",

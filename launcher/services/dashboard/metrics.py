@@ -8,12 +8,13 @@ with the hub and the CLI), never a second copy kept in this process. Pure: no I/
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from launcher.board.view import Snapshot
 
 #: upper bounds (seconds) of the spawn-duration histogram's buckets
 SPAWN_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -38,15 +39,6 @@ HELP = {
         "(outcome=failed), over the store's retention period."
     ),
 }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    gpus: list[dict]  # aggregate.gpu_map rows, with readings
-    quotas: list[dict]  # aggregate.quota_table rows
-    queue: list[dict]  # aggregate.queue_rows
-    courses: list[str] = field(default_factory=list)  # courses with GPUs (queue length 0)
-    spawns: list[dict] = field(default_factory=list)  # Store.spawns rows (outcome, seconds)
 
 
 class _SnapshotCollector(Collector):

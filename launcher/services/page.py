@@ -4,7 +4,7 @@ Each page (the instructor page, the GPU dashboard) is a small Tornado app that J
 starts as a managed service at ``/services/<name>/``. People log in through the hub; a page
 acts on the hub with the visitor's own OAuth token, whose scopes JupyterHub narrows to what
 that person may do, so a page holds no power of its own over servers. Errors are sentences on
-a page (never a traceback), and templates live in ``launcher/templates``.
+a page (never a traceback), and templates live in ``launcher/services/templates``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
 
-from . import catalog
-from .courses import STAFF, memberships
-from .hubconfig import DASHBOARD_SERVICE, PAGE_SERVICE
-from .settings import Course
+from launcher import catalog
+from launcher.courses import STAFF, memberships
+from launcher.endpoints import DASHBOARD_SERVICE, PAGE_SERVICE
+from launcher.settings import Course
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -30,19 +30,22 @@ from jupyterhub.utils import url_path_join
 from prometheus_client import CONTENT_TYPE_LATEST
 from tornado import web
 
-from .. import catalog, lifecycle
-from ..gpu import metrics as gpu_metrics
-from ..hubconfig import METRICS_SCOPE, GpuConfigError, gpu_inventory
-from ..names import server_path
-from ..settings import load_site
-from ..store import Allocation
-from ..webpage import ServicePage, listen, make_app, service_prefix
-from . import aggregate, charts, text
-from .board import Board, Scope
-from .metrics import exposition
-from .sampler import LiveReadings, Sampler
+from launcher import catalog, lifecycle
+from launcher.board import aggregate
+from launcher.board.live import LiveReadings
+from launcher.board.view import Board, Scope
+from launcher.endpoints import METRICS_SCOPE
+from launcher.gpu import metrics as gpu_metrics
+from launcher.names import server_path
+from launcher.preflight import GpuConfigError, gpu_inventory
+from launcher.services.dashboard import charts, text
+from launcher.services.dashboard.metrics import exposition
+from launcher.services.dashboard.sampler import Sampler
+from launcher.services.page import ServicePage, listen, make_app, service_prefix
+from launcher.settings import load_site
+from launcher.store import Allocation
 
-log = logging.getLogger("launcher.dashboard")
+log = logging.getLogger("launcher.services.dashboard")
 COURSE = r"[a-z][a-z0-9-]{0,30}"
 MAX_GRANT = 1000  # GPU-hours one adjustment may add or take
 

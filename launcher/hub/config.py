@@ -13,26 +13,34 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import catalog, dockerhost, lifecycle, pidfiles
-from .courses import staff_roles
-from .gpu import inventory
-from .gpu.broker import GpuBroker
-from .gpu.inventory import Unit
-from .images import prepull
-from .images.refs import resolve as resolve_image
-from .secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, StoredSecret, ensure_private_dir, env_or_file
-from .settings import DEMO_SITE_FILE, Site, load_site
-from .signin import OAuthClient, SignInConfigError, configure_auth, oauth_client
-from .store import Store, utcnow
+from launcher import catalog, dockerhost, lifecycle, pidfiles
+from launcher.courses import staff_roles
+from launcher.endpoints import (
+    CLI_SERVICE,
+    CULLER_SERVICE,
+    DASHBOARD_SERVICE,
+    METRICS_SCOPE,
+    METRICS_SERVICE,
+    PAGE_SERVICE,
+)
+from launcher.gpu.broker import GpuBroker
+from launcher.images import prepull
+from launcher.preflight import course_images, gpu_inventory
+from launcher.secrets import (
+    CLI_TOKEN_ENV,
+    CLI_TOKEN_FILE,
+    StoredSecret,
+    ensure_private_dir,
+    env_or_file,
+)
+from launcher.settings import DEMO_SITE_FILE, Site, load_site
+from launcher.signin import OAuthClient, configure_auth, oauth_client
+from launcher.store import Store, utcnow
 
-#: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
-CLI_SERVICE = "launcher-cli"
-#: the instructor page (launcher.instructor.app) at /services/courses/, and what it may do
-#: with a visitor's token (JupyterHub narrows it to that visitor's own rights)
-PAGE_SERVICE = "courses"
+#: what the instructor page may do with a visitor's token (JupyterHub narrows it to that
+#: visitor's own rights)
 PAGE_TOKEN_SCOPES = ("list:users", "read:users", "read:servers", "servers")
-#: the managed service that enforces session limits (launcher.cullservice), and its scopes
-CULLER_SERVICE = "launcher-culler"
+#: the culler's scopes
 CULLER_SCOPES = (
     "list:users",
     "read:users:activity",
@@ -41,14 +49,9 @@ CULLER_SCOPES = (
     "delete:servers",
 )
 
-#: the GPU dashboard (launcher.dashboard.app) at /services/dashboard/: like the instructor
-#: page it acts with the visitor's token, which may only stop servers (an admin's "release")
-DASHBOARD_SERVICE = "dashboard"
+#: the GPU dashboard acts with the visitor's token too, which may only stop servers (an
+#: admin's "release")
 DASHBOARD_TOKEN_SCOPES = ("delete:servers",)
-#: Prometheus scrapes the dashboard's /metrics with the token of this service, whose only
-#: scope is the custom one below (an admin's own token works too)
-METRICS_SERVICE = "launcher-metrics"
-METRICS_SCOPE = "custom:launcher:read-metrics"
 
 HUB_API_PORT = 8081
 
@@ -114,7 +117,7 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.JupyterHub.allow_named_servers = True
 
     # --- students' servers ---
-    c.JupyterHub.spawner_class = "launcher.spawner.CourseSpawner"
+    c.JupyterHub.spawner_class = "launcher.hub.spawner.CourseSpawner"
     c.CourseSpawner.courses = site_courses
     c.CourseSpawner.materials_root = str(data / "materials")
     c.CourseSpawner.name_prefix = site.docker.prefix
@@ -149,7 +152,7 @@ def configure_services(c, host: HostFacts) -> None:
         services.append(
             {
                 "name": CULLER_SERVICE,
-                "command": [sys.executable, "-m", "launcher.cullservice"],
+                "command": [sys.executable, "-m", "launcher.services.culler.service"],
                 "environment": service_env(host),
             }
         )
@@ -168,14 +171,18 @@ def configure_services(c, host: HostFacts) -> None:
     if host.site_file and host.page_port:
         services.append(
             page_service(
-                PAGE_SERVICE, "launcher.instructor.app", host.page_port, PAGE_TOKEN_SCOPES, host
+                PAGE_SERVICE,
+                "launcher.services.instructor.app",
+                host.page_port,
+                PAGE_TOKEN_SCOPES,
+                host,
             )
         )
     if host.site_file and host.dashboard_port:
         services.append(
             page_service(
                 DASHBOARD_SERVICE,
-                "launcher.dashboard.app",
+                "launcher.services.dashboard.app",
                 host.dashboard_port,
                 DASHBOARD_TOKEN_SCOPES,
                 host,
@@ -274,51 +281,6 @@ def host_facts(site: Site) -> HostFacts:
         metrics_token=metrics_token.value,
         oauth=oauth,
     )
-
-
-def course_images(site: Site) -> list[str]:
-    """Every course's image as the engine will run it (mirror applied), once each."""
-    mirror = site.images.registry_mirror
-    return list(dict.fromkeys(resolve_image(c.image, mirror) for c in site.courses.values()))
-
-
-def host_blockers(site: Site) -> tuple[list[Unit], list[str]]:
-    """The GPU units, and the problems with which the hub must not start (sentences)."""
-    units: list[Unit] = []
-    problems = []
-    try:
-        units = gpu_inventory(site)
-    except GpuConfigError as exc:
-        problems.append(str(exc))
-    try:
-        oauth_client(site, site.data_dir())
-    except SignInConfigError as exc:
-        problems.append(str(exc))
-    bundle = site.images.session_ca_bundle
-    if bundle is not None and not bundle.is_file():
-        problems.append(
-            f"images.session_ca_bundle names {bundle}, which is not a file on this host "
-            "(give the full PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)."
-        )
-    return units, problems
-
-
-class GpuConfigError(RuntimeError):
-    """The site file's GPU section does not match this host."""
-
-
-def gpu_inventory(site: Site) -> list[Unit]:
-    """The units to hand out; refuses (with sentences) GPUs or pools the host does not have."""
-    declared = [d.model_dump() for d in site.gpus.devices]
-    try:
-        units = inventory.resolve(site.gpus.source, declared, site.gpus.nvidia_smi)
-    except inventory.InventoryError as exc:
-        raise GpuConfigError(str(exc)) from None
-    pools = {cid: c.gpu.pool for cid, c in site.courses.items() if c.gpu.pool}
-    problems = inventory.check_pools(units, pools)
-    if problems:
-        raise GpuConfigError(" ".join(problems))
-    return units
 
 
 def reconcile_gpus(store: Store, client) -> list:

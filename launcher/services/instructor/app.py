@@ -16,16 +16,22 @@ from pathlib import Path
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from .. import catalog, lifecycle
-from ..catalog import CatalogConflict
-from ..courses import group_name, materials_dir, memberships, server_to_start
-from ..names import server_path
-from ..settings import Course, load_site
-from ..store import RunningServer
-from ..webpage import ServicePage, listen, make_app, service_prefix
-from .edits import EditForm, EditRefused, allowed_images, apply_form, gpu_cap
+from launcher import catalog, lifecycle
+from launcher.catalog import CatalogConflict
+from launcher.courses import group_name, materials_dir, memberships, server_to_start
+from launcher.names import server_path
+from launcher.services.instructor.edits import (
+    EditForm,
+    EditRefused,
+    allowed_images,
+    apply_form,
+    gpu_cap,
+)
+from launcher.services.page import ServicePage, listen, make_app, service_prefix
+from launcher.settings import Course, load_site
+from launcher.store import RunningServer
 
-log = logging.getLogger("launcher.instructor")
+log = logging.getLogger("launcher.services.instructor")
 
 
 class Page(ServicePage):

@@ -18,12 +18,12 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from ..gpu import quota
-from ..gpu.allocator import GpuPolicy, eligible_units
-from ..gpu.inventory import Unit
-from ..gpu.metrics import Reading
-from ..settings import Course
-from ..store import Allocation, Sample
+from launcher.gpu import quota
+from launcher.gpu.allocator import GpuPolicy, eligible_units
+from launcher.gpu.inventory import Unit
+from launcher.gpu.metrics import Reading
+from launcher.settings import Course
+from launcher.store import Allocation, Sample
 
 UNKNOWN = Reading(None, None, None)
 #: chart ranges: how far back, and the width of one bucket

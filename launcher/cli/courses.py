@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
-from .catalog import Catalog, CatalogConflict, for_site
-from .courses import memberships
-from .secrets import ensure_private_dir
-from .settings import Site, SiteFileError, load_course_file
+from launcher.catalog import Catalog, CatalogConflict, for_site
+from launcher.courses import memberships
+from launcher.secrets import ensure_private_dir
+from launcher.settings import Site, SiteFileError, load_course_file
 
 
 def catalog(site: Site) -> Catalog:

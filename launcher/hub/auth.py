@@ -25,8 +25,8 @@ from oauthenticator.github import GitHubOAuthenticator
 from tornado import web
 from traitlets import Dict, Set, Unicode, default
 
-from . import catalog
-from .courses import hub_groups, memberships
+from launcher import catalog
+from launcher.courses import hub_groups, memberships
 
 
 def _is_course_group(name: str) -> bool:

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import dockerhost, pidfiles
-from .catalog import effective_site
-from .hubconfig import course_images, host_blockers
-from .images.checks import check_images, stale_containers
-from .images.prepull import prepull
-from .proxycheck import REPO_ROOT, proxy_path, proxy_problem
-from .settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
-from .store import StoreUnavailable
+from launcher import dockerhost, pidfiles
+from launcher.catalog import effective_site
+from launcher.cli.imagechecks import check_images, stale_containers
+from launcher.images.prepull import prepull
+from launcher.preflight import course_images, host_blockers
+from launcher.proxycheck import REPO_ROOT, proxy_path, proxy_problem
+from launcher.settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
+from launcher.store import StoreUnavailable
 
 #: the one JupyterHub configuration file: it loads the site file ($LAUNCHER_CONFIG)
 HUB_CONFIG = REPO_ROOT / "jupyterhub_config.py"
@@ -105,7 +105,7 @@ def hub_argv(extra: list[str]) -> list[str]:
     """JupyterHub's command line; ``extra`` as given after ``launcher up --`` (the ``--``
     itself is argparse's, not JupyterHub's)."""
     extra = extra[1:] if extra[:1] == ["--"] else extra
-    return [sys.executable, "-m", "launcher.hubapp", "-f", str(HUB_CONFIG), *extra]
+    return [sys.executable, "-m", "launcher.hub.app", "-f", str(HUB_CONFIG), *extra]
 
 
 def cmd_up(args) -> int:
@@ -216,7 +216,7 @@ def cmd_images(args) -> int:
 
 
 def cmd_courses(args) -> int:
-    from . import coursecli
+    from launcher.cli import courses as coursecli
 
     site = _load(args.config)
     try:
@@ -233,7 +233,7 @@ def cmd_courses(args) -> int:
 
 
 def cmd_gpus(args) -> int:
-    from . import gpucli
+    from launcher.cli import gpus as gpucli
 
     site = _load(args.config)
     try:

@@ -1,6 +1,6 @@
 """Session limits per course (pure): idle timeout, maximum age, and GPU-idle culling.
 
-The culler service (``launcher.cullservice``) feeds these functions what it sees: the running
+The culler service (``launcher.services.culler.service``) feeds these functions what it sees: the running
 servers with their activity, the GPU units each holds, and the utilisation NVML reports; they
 answer what to do. No clock, hub or Docker call in here.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .settings import CourseSession
+from launcher.settings import CourseSession
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from ..settings import Course
+from launcher.settings import Course
 
 
 @dataclass(frozen=True)

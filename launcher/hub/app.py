@@ -1,6 +1,6 @@
 """The hub process: JupyterHub, with a shutdown that logs no traceback.
 
-``launcher up`` runs ``python -m launcher.hubapp -f jupyterhub_config.py``: JupyterHub itself,
+``launcher up`` runs ``python -m launcher.hub.app -f jupyterhub_config.py``: JupyterHub itself,
 configured by the site file, with one change to how it stops.
 """
 

@@ -10,20 +10,29 @@ the ids of the courses they run.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from .. import catalog
-from ..courses import memberships
-from ..gpu.inventory import Unit
-from ..gpu.quota import period_bounds
-from ..settings import Course
-from ..store import Allocation, Store, utcnow
-from . import aggregate
-from .metrics import Snapshot
-from .sampler import LiveReadings
+from launcher import catalog
+from launcher.board import aggregate
+from launcher.board.live import LiveReadings
+from launcher.courses import memberships
+from launcher.gpu.inventory import Unit
+from launcher.gpu.quota import period_bounds
+from launcher.settings import Course
+from launcher.store import Allocation, Store, utcnow
 
 Scope = Collection[str] | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    gpus: list[dict]  # aggregate.gpu_map rows, with readings
+    quotas: list[dict]  # aggregate.quota_table rows
+    queue: list[dict]  # aggregate.queue_rows
+    courses: list[str] = field(default_factory=list)  # courses with GPUs (queue length 0)
+    spawns: list[dict] = field(default_factory=list)  # Store.spawns rows (outcome, seconds)
 
 
 class Board:

@@ -1,12 +1,12 @@
 """The culler: a JupyterHub-managed service that enforces each course's session limits.
 
 Every ``hub.cull_interval`` seconds it lists the running servers (hub API), reads the GPUs'
-utilisation (nvidia-smi), asks :mod:`launcher.culler` what to do, writes the GPU-idle warning
+utilisation (nvidia-smi), asks :mod:`launcher.services.culler.rules` what to do, writes the GPU-idle warning
 into the student's home (``~/GPU-IDLE-WARNING.txt``, visible in JupyterLab's file browser) and
 stops servers through the hub API. Its token has only the scopes it needs: ``list:users``,
 ``read:users:activity``, ``read:users:groups``, ``read:servers`` and ``delete:servers``.
 
-Run by the hub (``JupyterHub.services``); ``python -m launcher.cullservice --once`` checks once.
+Run by the hub (``JupyterHub.services``); ``python -m launcher.services.culler.service --once`` checks once.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ import docker
 import docker.errors
 import requests
 
-from . import catalog, lifecycle, names
-from .culler import Server, Verdict, judge, track_gpu_idle
-from .gpu import metrics
-from .gpu.inventory import Unit
-from .hubconfig import GpuConfigError, gpu_inventory
-from .settings import Site, load_site
-from .store import utcnow
+from launcher import catalog, lifecycle, names
+from launcher.gpu import metrics
+from launcher.gpu.inventory import Unit
+from launcher.preflight import GpuConfigError, gpu_inventory
+from launcher.services.culler.rules import Server, Verdict, judge, track_gpu_idle
+from launcher.settings import Site, load_site
+from launcher.store import utcnow
 
 NOTICE = "GPU-IDLE-WARNING.txt"
-log = logging.getLogger("launcher.culler")
+log = logging.getLogger("launcher.services.culler.rules")
 
 
 def _time(text: str | None) -> datetime | None:

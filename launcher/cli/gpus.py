@@ -8,23 +8,23 @@ from datetime import datetime
 
 import requests
 
-from .catalog import Catalog
-from .dashboard.board import Board
-from .dashboard.sampler import LiveReadings
-from .gpu import metrics
-from .gpu.inventory import Unit
-from .hubconfig import GpuConfigError, gpu_inventory
-from .names import server_path
-from .secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, existing
-from .settings import Site
-from .store import Allocation, Store, utcnow
+from launcher.board.live import LiveReadings
+from launcher.board.view import Board
+from launcher.catalog import for_site
+from launcher.gpu import metrics
+from launcher.gpu.inventory import Unit
+from launcher.names import server_path
+from launcher.preflight import GpuConfigError, gpu_inventory
+from launcher.secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, existing
+from launcher.settings import Site
+from launcher.store import Allocation, Store, utcnow
 
 
-def gpu_map(site: Site, units: list[Unit], store: Store, now: datetime) -> list[dict]:
+def gpu_map(site: Site, units: list[Unit], now: datetime) -> list[dict]:
     """One row per unit: what it is, what it does now, who holds it since when, and their
-    quota use: the dashboard's GPU map, read the way the dashboard reads it."""
+    quota use: the dashboard's GPU map, read through the same Board."""
     readings = LiveReadings(lambda: metrics.read(site.gpus.nvidia_smi), units)
-    return Board(Catalog(site.courses, store), units, readings, clock=lambda: now).gpus(None)
+    return Board(for_site(site), units, readings, clock=lambda: now).gpus(None)
 
 
 def format_map(rows: list[dict]) -> str:
@@ -55,7 +55,7 @@ def cmd_gpus(site: Site, as_json: bool) -> int:
     except GpuConfigError as exc:
         print(f"problem: {exc}")
         return 1
-    rows = gpu_map(site, units, Store(site.store_url()), utcnow())
+    rows = gpu_map(site, units, utcnow())
     print(json.dumps(rows, indent=2) if as_json else format_map(rows))
     return 0
 
@@ -72,7 +72,7 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
     except GpuConfigError as exc:
         print(f"problem: {exc}")
         return 1
-    store = Store(site.store_url())
+    store = for_site(site).store
     holders = {(a.username, a.server) for a in _targets(store, target, units)}
     if not holders:
         print(f"Nothing to release: no GPU held by or named {target!r}.")
@@ -115,7 +115,7 @@ def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:
     if site.courses[course].quota.gpu_hours is None:
         print(f"problem: {course} has no GPU-hour quota, so there is nothing to extend.")
         return 1
-    Store(site.store_url()).grant(user, course, hours, by=by, at=utcnow())
+    for_site(site).store.grant(user, course, hours, by=by, at=utcnow())
     print(
         f"Granted {user} {hours:g} extra GPU-hours in {course} for this {site.courses[course].quota.period}."
     )

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import docker.errors
 
-from ..settings import Site
-from .refs import parse
-from .refs import resolve as resolve_image
-from .registry import check_tag
+from launcher.images.refs import parse
+from launcher.images.refs import resolve as resolve_image
+from launcher.images.registry import check_tag
+from launcher.settings import Site
 
 
 def check_images(site: Site, client, ok: Callable[[str], None]) -> list[str]:

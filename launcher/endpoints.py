@@ -1,0 +1,16 @@
+"""The names under which the hub knows the launcher's services, and the custom scope of its
+metrics: shared by the hub's configuration (which registers them) and the services (their
+links to each other, the metrics' access check)."""
+
+#: the JupyterHub service the `launcher` command uses to stop servers (e.g. `gpus release`)
+CLI_SERVICE = "launcher-cli"
+#: the managed service that enforces session limits
+CULLER_SERVICE = "launcher-culler"
+#: the instructor page, at /services/courses/
+PAGE_SERVICE = "courses"
+#: the GPU dashboard, at /services/dashboard/
+DASHBOARD_SERVICE = "dashboard"
+#: Prometheus scrapes the dashboard's /metrics with the token of this service, whose only
+#: scope is the custom one below (an admin's own token works too)
+METRICS_SERVICE = "launcher-metrics"
+METRICS_SCOPE = "custom:launcher:read-metrics"

@@ -1,0 +1,57 @@
+"""What the hub needs of this host, checked before it starts: the GPUs the site file names,
+the identity provider, the CA bundle, the course images. Used by the hub's configuration,
+by `launcher check` / `launcher up`, and by the services that read the GPUs.
+"""
+
+from __future__ import annotations
+
+from launcher.gpu import inventory
+from launcher.gpu.inventory import Unit
+from launcher.images.refs import resolve as resolve_image
+from launcher.settings import Site
+from launcher.signin import SignInConfigError, oauth_client
+
+
+def course_images(site: Site) -> list[str]:
+    """Every course's image as the engine will run it (mirror applied), once each."""
+    mirror = site.images.registry_mirror
+    return list(dict.fromkeys(resolve_image(c.image, mirror) for c in site.courses.values()))
+
+
+def host_blockers(site: Site) -> tuple[list[Unit], list[str]]:
+    """The GPU units, and the problems with which the hub must not start (sentences)."""
+    units: list[Unit] = []
+    problems = []
+    try:
+        units = gpu_inventory(site)
+    except GpuConfigError as exc:
+        problems.append(str(exc))
+    try:
+        oauth_client(site, site.data_dir())
+    except SignInConfigError as exc:
+        problems.append(str(exc))
+    bundle = site.images.session_ca_bundle
+    if bundle is not None and not bundle.is_file():
+        problems.append(
+            f"images.session_ca_bundle names {bundle}, which is not a file on this host "
+            "(give the full PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)."
+        )
+    return units, problems
+
+
+class GpuConfigError(RuntimeError):
+    """The site file's GPU section does not match this host."""
+
+
+def gpu_inventory(site: Site) -> list[Unit]:
+    """The units to hand out; refuses (with sentences) GPUs or pools the host does not have."""
+    declared = [d.model_dump() for d in site.gpus.devices]
+    try:
+        units = inventory.resolve(site.gpus.source, declared, site.gpus.nvidia_smi)
+    except inventory.InventoryError as exc:
+        raise GpuConfigError(str(exc)) from None
+    pools = {cid: c.gpu.pool for cid, c in site.courses.items() if c.gpu.pool}
+    problems = inventory.check_pools(units, pools)
+    if problems:
+        raise GpuConfigError(" ".join(problems))
+    return units

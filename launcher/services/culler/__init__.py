@@ -1,0 +1,1 @@
+"""The culler service: :mod:`.rules` decides (pure), :mod:`.service` looks and acts."""
