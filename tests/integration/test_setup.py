@@ -24,13 +24,17 @@ def test_a_host_with_node_18_gets_a_node_the_proxy_accepts(tmp_path):
         shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
     path = f"{shims}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env = {**os.environ, "PATH": path}
-    setup = subprocess.run(
-        ["bash", str(ROOT / "deploy/host/ensure-node.sh"), str(venv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+
+    def ensure_node():
+        return subprocess.run(
+            ["bash", str(ROOT / "deploy/host/ensure-node.sh"), str(venv)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    setup = ensure_node()
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert "needs Node.js 20 or newer; this host has" in setup.stdout
     assert f"{shims}/node v18.19.0" in setup.stdout
@@ -48,11 +52,5 @@ def test_a_host_with_node_18_gets_a_node_the_proxy_accepts(tmp_path):
     )
     assert proxy.returncode == 0 and proxy.stdout.strip() == "5.3.0", proxy.stderr
     # a second run finds it and does nothing
-    again = subprocess.run(
-        ["bash", str(ROOT / "deploy/host/ensure-node.sh"), str(venv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    again = ensure_node()
     assert again.returncode == 0 and again.stdout == ""
