@@ -5,6 +5,7 @@ Nothing secret is ever in the repository or the site file.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -54,3 +55,30 @@ def env_or_file(env_var: str, path: Path, nbytes: int) -> StoredSecret:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")
     return StoredSecret(value, path, True)
+
+
+#: instructors' and TAs' own passwords (class-password sites): one JSON file, name -> password
+STAFF_PASSWORDS_FILE = "staff-passwords.json"
+
+
+def staff_passwords(path: Path) -> dict[str, str]:
+    """Name -> password of every staff member who has one ({} when there is no file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def ensure_staff_passwords(path: Path, names: list[str], nbytes: int = 12) -> list[str]:
+    """Give every one of ``names`` without a password a new one, in the file ``path`` (mode
+    0600, written whole and renamed into place); returns the names that got one."""
+    known = staff_passwords(path)
+    new = [n for n in dict.fromkeys(names) if n not in known]
+    if new:
+        known.update({n: secrets.token_urlsafe(nbytes) for n in new})
+        tmp = path.with_name(path.name + ".new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(known, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    return new

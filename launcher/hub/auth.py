@@ -18,6 +18,9 @@ Presets that fill their traits from the site file: :mod:`launcher.signin`.
 
 from __future__ import annotations
 
+from hmac import compare_digest
+from pathlib import Path
+
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from oauthenticator.generic import GenericOAuthenticator
@@ -26,7 +29,8 @@ from tornado import web
 from traitlets import Dict, Set, Unicode, default
 
 from launcher import catalog
-from launcher.courses import hub_groups, memberships
+from launcher.courses import STAFF, hub_groups, memberships
+from launcher.secrets import staff_passwords
 
 
 def _is_course_group(name: str) -> bool:
@@ -128,7 +132,37 @@ class CourseMembershipMixin(Authenticator):
 
 
 class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthenticator):
-    """The class password, limited to the people in the course catalog."""
+    """The class password, for the students in the course catalog only. Instructors and TAs
+    sign in with a password of their own (``staff_passwords_file``); admins with the admin
+    password. With the class password nobody can sign in as staff."""
+
+    staff_passwords_file = Unicode(
+        "",
+        config=True,
+        help="""JSON file of the instructors' and TAs' own passwords (name -> password, mode
+        0600), written by the hub at start for everyone on a roster's ``instructors`` or
+        ``tas`` who has none, e.g. ``/var/lib/launcher/staff-passwords.json``.""",
+    )
+
+    def _is_staff(self, username: str) -> bool:
+        courses = catalog.shared(self.courses, self.store_url).courses()
+        return any(role in STAFF for role in memberships(courses, username).values())
+
+    async def authenticate(self, handler, data):
+        username = self.normalize_username(data["username"])
+        if username in self.admin_users or not self._is_staff(username):
+            return await super().authenticate(handler, data)
+        own = self.staff_passwords_file and staff_passwords(Path(self.staff_passwords_file))
+        own = (own or {}).get(username)
+        if own and compare_digest(data["password"], own):
+            return self._with_course_groups({"name": username, "admin": False, "groups": []})
+        if self.user_password and compare_digest(data["password"], self.user_password):
+            raise web.HTTPError(
+                403,
+                f"{username} is an instructor or TA: staff sign in with their own password, "
+                "not the class password. Ask the admin for yours.",
+            )
+        return None
 
 
 class _OAuthUsername:

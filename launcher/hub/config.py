@@ -29,8 +29,10 @@ from launcher.preflight import course_images, gpu_inventory
 from launcher.secrets import (
     CLI_TOKEN_ENV,
     CLI_TOKEN_FILE,
+    STAFF_PASSWORDS_FILE,
     StoredSecret,
     ensure_private_dir,
+    ensure_staff_passwords,
     env_or_file,
 )
 from launcher.settings import DEMO_SITE_FILE, Site, load_site
@@ -100,9 +102,10 @@ def configure(c, site: Site, host: HostFacts) -> None:
     # --- who may log in: the course catalog (site file + store), admins ---
     site_courses = {cid: course.model_dump(mode="json") for cid, course in site.courses.items()}
     auth = configure_auth(c, site, host.oauth)  # the class password, OIDC or GitHub
-    if not site.auth.oauth:
+    if not site.auth.oauth:  # students: the class password; staff: their own; admins: theirs
         c[auth].user_password = host.user_password
         c[auth].admin_password = host.admin_password
+        c[auth].staff_passwords_file = str(data / STAFF_PASSWORDS_FILE)
     c[auth].courses = site_courses
     c[auth].store_url = site.store_url()
     c.Authenticator.admin_users = set(site.admins)
@@ -255,6 +258,8 @@ def host_facts(site: Site) -> HostFacts:
     cat = catalog.for_site(site)  # the spawners' and the broker's: one store connection pool
     store = cat.store
     whole = site.model_copy(update={"courses": cat.courses()})  # site file + store courses
+    if not site.auth.oauth:
+        staff_passwords_for(whole, data)
     broker = GpuBroker(
         store,
         gpu_inventory(whole),
@@ -306,6 +311,19 @@ def class_passwords(site: Site, data: Path) -> tuple[str, str]:
     return user_pw.value, admin_pw.value
 
 
+def staff_passwords_for(site: Site, data: Path) -> None:
+    """Every instructor and TA on a roster gets a password of their own (class-password sites:
+    nobody signs in as staff with the class password)."""
+    staff = [n for c in site.courses.values() for n in [*c.instructors, *c.tas]]
+    path = data / STAFF_PASSWORDS_FILE
+    new = ensure_staff_passwords(path, [n for n in staff if n not in site.admins])
+    if new:
+        say(
+            f"Generated the own passwords of {len(new)} instructor(s) and TA(s) "
+            f"({', '.join(new)}): read them with `cat {path}` (root only)"
+        )
+
+
 class PasswordTooShort(ValueError):
     """A password given through the environment is shorter than JupyterHub accepts."""
 
@@ -320,8 +338,9 @@ def _check_length(what: str, env_var: str, secret: StoredSecret, minimum: int) -
 
 
 def _announce(what: str, env_var: str, secret: StoredSecret) -> None:
+    """Where a password is (never the password itself: logs are kept and shared)."""
     if secret.created:
-        say(f"Generated the {what} (stored in {secret.path}): {secret.value}")
+        say(f"Generated the {what}: read it with `cat {secret.path}` (root only)")
     elif secret.path is not None:
         say(f"Using the {what} stored in {secret.path} (set {env_var} to choose your own)")
 

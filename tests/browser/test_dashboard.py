@@ -13,7 +13,7 @@ import pytest
 from launcher.store import Sample, Store
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.integration.dashboard import PREFIX, set_utilisation
-from tests.integration.hub import ADMIN_PASSWORD, ARTIFACTS, USER_PASSWORD, wait_for
+from tests.integration.hub import ARTIFACTS, wait_for
 from tests.integration.test_gpus import GPUS
 
 pytestmark = pytest.mark.browser
@@ -58,7 +58,7 @@ def login(page, hub, username: str, path: str) -> None:
     """Sign in through the hub's form, landing on the dashboard's ``path`` (never spawning)."""
     page.goto(f"{hub.url}/hub/login?next={quote(PREFIX + '/' + path)}")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", ADMIN_PASSWORD if username == "admin" else USER_PASSWORD)
+    page.fill("input[name=password]", hub.password(username))
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_url(re.compile(re.escape(PREFIX)), timeout=30_000)
 

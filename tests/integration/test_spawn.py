@@ -1,11 +1,20 @@
 """The walking skeleton end to end: real engine, real hub and proxy, the real teaching image."""
 
+import re
 from urllib.parse import quote
 
 import pytest
 
+from launcher.secrets import STAFF_PASSWORDS_FILE
 from tests.conftest import HOSTILE_USERS
-from tests.integration.hub import IMAGE, expected_torch_version, wait_for
+from tests.integration.hub import (
+    ADMIN_PASSWORD,
+    IMAGE,
+    USER_PASSWORD,
+    HubSession,
+    expected_torch_version,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +155,29 @@ def test_hostile_usernames_get_distinct_safe_containers_and_volumes(hub):
     assert b.exec_run(["test", "-e", "/home/jovyan/only-a-b"])[0] != 0
     for name in HOSTILE_USERS:
         admin.stop_server(quote(name, safe=""))
+
+
+def test_the_class_password_signs_in_students_only_and_staff_use_their_own(hub):
+    # the instructor of the demo course, with the class password every student knows
+    s = HubSession(hub)
+    form = s.get(f"{hub.url}/hub/login")
+    resp = s.post(
+        f"{hub.url}/hub/login",
+        data={
+            "username": "teacher",
+            "password": USER_PASSWORD,
+            "_xsrf": re.search(r'name="_xsrf" value="([^"]+)"', form.text)[1],
+        },
+        allow_redirects=False,
+    )
+    assert resp.status_code == 403, resp.status_code
+    assert "staff sign in with their own password, not the class password" in resp.text
+    assert "Traceback" not in resp.text
+    # with the password the hub generated for them (in the data directory, root only)
+    own = hub.password("teacher")
+    assert own != USER_PASSWORD and len(own) >= 16
+    assert hub.session("teacher", own).user_model()["name"] == "teacher"
+    assert (hub.data_dir / STAFF_PASSWORDS_FILE).stat().st_mode & 0o777 == 0o600
+    # and the admin password is no way in for a student
+    with pytest.raises(AssertionError, match="login as student2 failed"):
+        hub.session("student2", ADMIN_PASSWORD)

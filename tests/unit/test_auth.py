@@ -2,12 +2,14 @@
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from tornado.web import HTTPError
 
 from launcher.catalog import Catalog
 from launcher.hub.auth import CoursePasswordAuthenticator
+from launcher.secrets import ensure_staff_passwords, staff_passwords
 from launcher.settings import Course
 
 SITE_COURSES = {
@@ -37,6 +39,7 @@ def auth(tmp_path):
         user_password="class-password",
         admin_password="a" * 32,
         admin_users={"admin"},
+        staff_passwords_file=str(tmp_path / "staff-passwords.json"),
     )
 
 
@@ -62,7 +65,12 @@ def test_a_course_applied_to_the_store_lets_its_people_in_at_once(auth):
     course = Course(title="DL", image="launcher/pytorch:2.13-cpu", students=["zoe"], tas=["ann"])
     catalog.apply({"dl101": course}, "admin")
     assert login(auth, "zoe")["groups"] == ["course-dl101-students"]
-    assert login(auth, "ann")["groups"] == ["course-demo-students", "course-dl101-tas"]
+    # ann is a TA now: the class password is no longer hers; her own password is
+    with pytest.raises(HTTPError, match="staff sign in with their own password"):
+        login(auth, "ann")
+    ensure_staff_passwords(Path(auth.staff_passwords_file), ["ann"])
+    own = staff_passwords(Path(auth.staff_passwords_file))["ann"]
+    assert login(auth, "ann", own)["groups"] == ["course-demo-students", "course-dl101-tas"]
 
 
 def test_refresh_follows_the_roster_and_logs_out_someone_removed(auth):

@@ -17,3 +17,17 @@ def test_environment_wins_and_is_not_written(tmp_path, monkeypatch):
     got = env_or_file("T_PW", tmp_path / "pw", 12)
     assert got.value == "from-the-env" and got.path is None
     assert not (tmp_path / "pw").exists()
+
+
+def test_a_generated_password_is_never_written_to_the_log(tmp_path, monkeypatch, capsys):
+    from launcher.hub.config import class_passwords
+    from launcher.settings import load_site
+
+    site = load_site()  # the demo: class password and admin password
+    for var in (site.auth.password_env, site.auth.admin_password_env):
+        monkeypatch.delenv(var, raising=False)
+    user_pw, admin_pw = class_passwords(site, tmp_path)
+    log = capsys.readouterr().err
+    assert user_pw not in log and admin_pw not in log
+    assert f"Generated the class password: read it with `cat {tmp_path}/demo-password`" in log
+    assert f"Generated the admin password: read it with `cat {tmp_path}/demo-admin-password`" in log
