@@ -23,7 +23,7 @@ SITE = {
         "gpuidle": {
             "title": "GPU-idle culling",
             "image": "launcher/pytorch:2.13-cpu",
-            "students": ["gi1"],
+            "students": ["gi1", "gi2"],
             "gpu": {"per_student": 1},
             "session": {"idle_timeout": 0, "gpu_idle_timeout": 8, "gpu_idle_warning": 6},
         },
@@ -36,7 +36,7 @@ SITE = {
         "idlelab": {
             "title": "Idle timeout",
             "image": "launcher/pytorch:2.13-cpu",
-            "students": ["id1"],
+            "students": ["id1", "id2"],
             "session": {"idle_timeout": 6},
         },
     },
@@ -107,3 +107,22 @@ def test_maximum_age_and_idle_timeout_stop_servers(cull_hub):
     assert "stop ma1/: max_age" in log and "stop id1/: idle" in log
     # the workspace is kept: a new start finds the same volume
     assert any(v.name.endswith("_home_ma1_shortlab") for v in cull_hub.volumes())
+
+
+def test_a_fifo_in_a_students_home_does_not_stop_the_culler(cull_hub):
+    """`mkfifo ~/GPU-IDLE-WARNING.txt` used to block the culler's warning for ever, and with it
+    every stop of everyone: idleness, age and GPU idleness."""
+    set_utilisation(cull_hub, 60)
+    trap = cull_hub.session("gi2")
+    trap.start_server()
+    container = cull_hub.container_for("gi2", "gpuidle")
+    code, _ = container.exec_run(["mkfifo", NOTICE], user="1000:100")
+    assert code == 0
+    other = cull_hub.session("id2")
+    other.start_server()
+    set_utilisation(cull_hub, 0)  # the culler warns gi2 (where the fifo is), then stops gi2
+    wait_for(lambda: not other.user_model()["servers"], 60, "another student's idle server to stop")
+    wait_for(
+        lambda: not trap.user_model()["servers"], 60, "the GPU-idle server with the fifo to stop"
+    )
+    assert "stop gi2/: gpu_idle" in cull_hub.log() and "stop id2/: idle" in cull_hub.log()

@@ -31,6 +31,9 @@ from launcher.settings import Site, load_site
 from launcher.store import utcnow
 
 NOTICE = "GPU-IDLE-WARNING.txt"
+#: seconds the notice's command may take in the container, and any Docker call of the culler
+NOTICE_TIMEOUT = 5
+DOCKER_TIMEOUT = 15
 log = logging.getLogger("launcher.services.culler.rules")
 
 
@@ -151,13 +154,20 @@ class Culler:
         self.idle_since.pop(server.key, None)
 
     def _notice(self, server: Server, message: str | None) -> None:
-        """Write (or, with None, remove) the warning in the student's home."""
+        """Write (or, with None, remove) the warning in the student's home, without ever
+        following or waiting on what the student put there: whatever has the name (a fifo,
+        a symbolic link) is removed, a new file is created only if none exists again (the
+        shell's noclobber: O_EXCL), the command is killed after a few seconds, and every
+        Docker call has a timeout. A round never blocks on a student."""
         name = server.container
-        script = f'printf "%s\\n" "$1" > ~/{NOTICE}' if message else f"rm -f ~/{NOTICE}"
+        script = f"rm -f -- ~/{NOTICE}" + (
+            f' && set -C && printf "%s\\n" "$1" > ~/{NOTICE}' if message else ""
+        )
+        command = ["timeout", str(NOTICE_TIMEOUT), "sh", "-c", script, "sh", message or ""]
         try:
             container = self.docker.containers.get(name)
-            container.exec_run(["sh", "-c", script, "sh", message or ""], user="1000:100")
-        except docker.errors.APIError as exc:
+            container.exec_run(command, user="1000:100")
+        except (docker.errors.DockerException, requests.RequestException) as exc:
             log.warning("cannot write the notice into %s: %s", name, exc)
         if message:
             self.warned.add(server.key)
@@ -178,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("no GPU utilisation (%s)", exc)
         units = []
     api = HubApi(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
-    culler = Culler(site, api, units, lambda: metrics.read(site.gpus.nvidia_smi), docker.from_env())
+    culler = Culler(
+        site,
+        api,
+        units,
+        lambda: metrics.read(site.gpus.nvidia_smi),
+        docker.from_env(timeout=DOCKER_TIMEOUT),
+    )
     log.info("checking session limits every %ds", site.hub.cull_interval)
     while True:  # until SIGINT or SIGTERM (lifecycle.run_service)
         try:
