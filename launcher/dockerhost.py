@@ -26,6 +26,13 @@ def client(timeout: int = 60) -> docker.DockerClient:
     return cli
 
 
+def api_client(timeout: float) -> docker.APIClient:
+    """A low-level client of its own (its own connection) whose reads give up after
+    ``timeout`` seconds without a byte: for a long download that must neither wait for ever
+    on a stalled registry nor hold the connection other Docker calls use."""
+    return docker.from_env(timeout=timeout).api
+
+
 def ensure_network(cli: docker.DockerClient, name: str) -> str:
     """Create the bridge network ``name`` if it does not exist; return its gateway IP.
 

@@ -360,6 +360,12 @@ class ImagesSettings(_Strict):
         None, description="host PEM bundle trusted inside student sessions (TLS-intercepting proxy)"
     )
     prepull_concurrency: int = Field(2, ge=1, le=16)
+    pull_stall_timeout: int = Field(
+        60,
+        ge=5,
+        le=3600,
+        description="seconds a start's download may go without a byte before it fails",
+    )
 
 
 class StoreSettings(_Strict):

@@ -129,6 +129,7 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.default_url = "/lab"
     c.CourseSpawner.poll_interval = site.hub.poll_interval
     c.CourseSpawner.pull_policy = site.images.pull_policy
+    c.CourseSpawner.pull_stall_timeout = site.images.pull_stall_timeout
     c.CourseSpawner.registry_mirror = site.images.registry_mirror
     c.CourseSpawner.session_pip_index_url = site.images.session_pip_index_url
     if site.images.session_ca_bundle is not None:

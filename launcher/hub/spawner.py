@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker.errors
@@ -21,7 +22,7 @@ from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
 from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
 
-from launcher import catalog, names
+from launcher import catalog, dockerhost, names
 from launcher.catalog import Catalog
 from launcher.courses import STAFF, course_to_start, materials_dir, memberships
 from launcher.gpu.allocator import eligible_units
@@ -30,12 +31,15 @@ from launcher.gpu.inventory import Unit
 from launcher.hub import container
 from launcher.images import hostcheck
 from launcher.images.matrix import tag_for_image
-from launcher.images.pull import PullError, pull
+from launcher.images.pull import PullError, pull, stalled
 from launcher.images.refs import resolve as resolve_image
 from launcher.settings import Course
 from launcher.store import utcnow
 
 STATE_VERSION = 1
+#: the hub's download threads, apart from DockerSpawner's one Docker thread: up to 8
+#: downloads at once, each on its own connection to the engine (threads start when needed)
+PULLS = ThreadPoolExecutor(8, thread_name_prefix="launcher-pull")
 
 
 class CourseSpawner(DockerSpawner):
@@ -122,6 +126,14 @@ class CourseSpawner(DockerSpawner):
         help="""Registry that replaces the registry of every course image, e.g.
         ``mirror.example.edu/dockerhub`` or ``127.0.0.1:5000``: ``launcher/pytorch:2.13-cpu``
         then runs as ``mirror.example.edu/dockerhub/launcher/pytorch:2.13-cpu``.""",
+    )
+
+    pull_stall_timeout = Integer(
+        60,
+        config=True,
+        help="""Seconds a start's image download may go without receiving a byte before it
+        fails with a sentence (a registry or mirror that accepts and never answers), e.g. 60.
+        Downloads run on their own connection and thread, so one never delays other starts.""",
     )
 
     materials_root = Unicode(
@@ -442,14 +454,32 @@ class CourseSpawner(DockerSpawner):
             return None
 
     async def _pull(self, image: str) -> None:
+        """Download the image on a connection and thread of its own (DockerSpawner runs every
+        other Docker call of the hub on one thread, which a download must not hold), showing
+        the bytes; a download that receives nothing for ``pull_stall_timeout`` seconds fails
+        with a sentence (its thread is left to the engine's own time-out)."""
         self._emit(12, f"Downloading the course image {image}")
         loop = asyncio.get_running_loop()
+        heard = [loop.time()]
 
         def report(progress):
+            loop.call_soon_threadsafe(heard.__setitem__, 0, loop.time())
             loop.call_soon_threadsafe(self._emit, 20, progress.sentence())
 
+        def download():
+            api = dockerhost.api_client(self.pull_stall_timeout)
+            try:
+                return pull(api, image, report, interval=0.5)
+            finally:
+                api.close()
+
+        task = loop.run_in_executor(PULLS, download)
         try:
-            await asyncio.wrap_future(self.executor.submit(pull, self.client, image, report))
+            while not task.done():
+                await asyncio.wait([task], timeout=1)
+                if not task.done() and loop.time() - heard[0] > self.pull_stall_timeout:
+                    raise PullError(stalled(image, self.pull_stall_timeout))
+            task.result()
         except PullError as exc:
             raise SpawnException(str(exc), reason="image_pull", status_code=503) from None
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import requests
 from docker.errors import APIError
 
 from launcher.images.refs import parse
@@ -71,14 +72,25 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
+def stalled(ref: str, seconds: float | None) -> str:
+    """The sentence for a download that stopped receiving anything."""
+    return (
+        f"The download of the course image {ref} stalled: nothing arrived for "
+        f"{seconds or 'many'} seconds (the registry or its mirror does not answer). "
+        "Try again in a few minutes; if it keeps failing, tell the admin."
+    )
+
+
 def pull(
     api,
     ref: str,
     on_progress: Callable[[PullProgress], None] | None = None,
     interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
+    stall_timeout: float | None = None,
 ) -> PullProgress:
-    """Pull ``ref`` (tag or digest pin) through docker-py's APIClient ``api``."""
+    """Pull ``ref`` (tag or digest pin) through docker-py's APIClient ``api``;
+    ``stall_timeout``: the read timeout of ``api``, named in the sentence when it runs out."""
     repository, tag = parse(ref).pull_args()
     progress = PullProgress()
     last = 0.0
@@ -90,6 +102,8 @@ def pull(
             if on_progress and clock() - last >= interval:
                 last = clock()
                 on_progress(progress)
+    except requests.exceptions.Timeout:
+        raise PullError(stalled(ref, stall_timeout)) from None
     except Exception as exc:  # docker.errors.APIError / NotFound, connection errors
         raise PullError(explain(ref, exc)) from None
     if on_progress:
