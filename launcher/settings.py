@@ -335,6 +335,12 @@ class GpuSettings(_Strict):
     devices: list[GpuDevice] = Field(default_factory=list)
     when_full: Literal["queue", "refuse"] = "queue"
     queue_timeout: int = Field(600, ge=10, le=3600, description="seconds a spawn may queue")
+    reconcile_interval: int = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="seconds between two comparisons of the GPU ledger with the engine (0: off)",
+    )
 
 
 class ImagesSettings(_Strict):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    func,
     insert,
     select,
     update,
@@ -256,7 +257,8 @@ class Store:
             return result.rowcount
 
     def end_server(self, username: str, server: str, reason: str, at: datetime) -> int:
-        """End every active allocation of one server; returns how many."""
+        """End every active allocation of one server (its container is gone); the reason is
+        the one noted by whoever asked for the stop, else ``reason``. Returns how many."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(allocations)
@@ -265,7 +267,22 @@ class Store:
                     allocations.c.server == server,
                     allocations.c.ended_at.is_(None),
                 )
-                .values(ended_at=at, end_reason=reason)
+                .values(ended_at=at, end_reason=func.coalesce(allocations.c.end_reason, reason))
+            )
+            return result.rowcount
+
+    def note_stop_reason(self, username: str, server: str, reason: str) -> int:
+        """Why a server's allocations will end (the culler, an admin), before its stop: they
+        stay held until its container is gone, and then end with this reason."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(allocations)
+                .where(
+                    allocations.c.username == username,
+                    allocations.c.server == server,
+                    allocations.c.ended_at.is_(None),
+                )
+                .values(end_reason=reason)
             )
             return result.rowcount
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime
 
+import docker.errors
 import requests
 
+from launcher import dockerhost
 from launcher.board.live import LiveReadings
 from launcher.board.view import Board
 from launcher.catalog import for_site
@@ -79,6 +82,7 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
         return 0
     token = _token(site)
     for user, server in sorted(holders):
+        store.note_stop_reason(user, server, "released_by_admin")
         try:
             resp = requests.delete(
                 f"{site.hub.url}/hub/api{server_path(user, server)}",
@@ -86,9 +90,11 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
                 timeout=30,
             )
         except requests.ConnectionError:
-            ids = [a.id for a in store.active() if a.username == user and a.server == server]
-            store.end(ids, "released_by_admin", utcnow())
-            print(f"The hub at {site.hub.url} does not answer; freed {user}'s GPU in the store.")
+            _stop_behind_a_stopped_hub(store, user, server)
+            print(
+                f"The hub at {site.hub.url} does not answer; stopped {user}'s container and "
+                "freed its GPU."
+            )
             continue
         if resp.status_code not in (202, 204):
             print(
@@ -105,6 +111,17 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
         return 1
     print("Released.")
     return 0
+
+
+def _stop_behind_a_stopped_hub(store: Store, user: str, server: str) -> None:
+    """With the hub down: remove the server's container through Docker, then free its GPUs
+    (never the other way round: a GPU is free only once no container can use it)."""
+    client = dockerhost.client()
+    for a in store.active():
+        if a.username == user and a.server == server:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.containers.get(a.container).remove(force=True)
+    store.end_server(user, server, "released_by_admin", utcnow())
 
 
 def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:

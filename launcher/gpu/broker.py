@@ -247,6 +247,15 @@ class GpuBroker:
         await self._dispatch()
         return freed
 
+    async def reconcile(self, alive: Callable[[Allocation], bool]) -> list[Allocation]:
+        """End every allocation ``alive`` says has no container any more, and serve the
+        queue with what that frees (the hub's periodic reconciliation)."""
+        async with self._lock:
+            gone = self.store.end_vanished(alive, self.clock())
+        if gone:
+            await self._dispatch()
+        return gone
+
     # --- sentences ---
 
     def _quota_refusal(self, username: str, course: str, rules: CourseRules) -> str | None:

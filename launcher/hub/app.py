@@ -1,16 +1,83 @@
-"""The hub process: JupyterHub, with a shutdown that logs no traceback.
+"""The hub process: JupyterHub, with a shutdown that logs no traceback and a periodic
+reconciliation of the GPU ledger with the engine.
 
 ``launcher up`` runs ``python -m launcher.hub.app -f jupyterhub_config.py``: JupyterHub itself,
-configured by the site file, with one change to how it stops.
+configured by the site file.
 """
 
 from __future__ import annotations
 
 from jupyterhub.app import JupyterHub
+from tornado.ioloop import PeriodicCallback
+from traitlets import Instance, Integer, Unicode
+
+from launcher import dockerhost
+from launcher.gpu.broker import GpuBroker
+from launcher.hub.reconcile import reconcile
 
 
 class LauncherHub(JupyterHub):
-    """JupyterHub whose shutdown stops its periodic checks before its managed services."""
+    """JupyterHub whose shutdown stops its periodic checks before its managed services, and
+    which compares the GPU ledger with the engine every ``gpu_reconcile_interval`` seconds."""
+
+    gpu_broker = Instance(
+        GpuBroker,
+        allow_none=True,
+        config=True,
+        help="""The hub's one GPU broker (the spawners' ``CourseSpawner.gpu_broker``), whose
+        ledger the hub compares with the engine; None: no GPUs, nothing to compare.""",
+    )
+
+    gpu_reconcile_interval = Integer(
+        60,
+        config=True,
+        help="""Seconds between two comparisons of the GPU ledger with the running containers
+        (an allocation without its container ends; a container holding a GPU the ledger gives
+        to someone else is stopped), e.g. 60; 0: never.""",
+    )
+
+    container_prefix = Unicode(
+        "launcher",
+        config=True,
+        help="""The prefix of this hub's container names (``CourseSpawner.name_prefix``), e.g.
+        ``launcher``: only containers named ``launcher_...`` are compared.""",
+    )
+
+    async def start(self):
+        await super().start()
+        if self.gpu_broker is not None and self.gpu_broker.units and self.gpu_reconcile_interval:
+            callback = PeriodicCallback(self.reconcile_gpus, 1000 * self.gpu_reconcile_interval)
+            self._periodic_callbacks["launcher_gpu_reconcile"] = callback
+            callback.start()
+
+    async def reconcile_gpus(self) -> None:
+        starting = lambda: {  # noqa: E731
+            (user.name, name)
+            for user in self.users.values()
+            for name, spawner in user.spawners.items()
+            if spawner.pending == "spawn"
+        }
+        try:
+            vanished, strays = await reconcile(
+                self.gpu_broker, dockerhost.client(timeout=30), self.container_prefix, starting
+            )
+        except Exception as exc:  # the engine or the store is away: the next round tries again
+            self.log.warning("Could not compare the GPU ledger with the engine: %s", exc)
+            return
+        for a in vanished:
+            self.log.warning(
+                "GPU %s of %s freed: its container %s no longer runs",
+                a.unit_uuid,
+                a.username,
+                a.container,
+            )
+        for s in strays:
+            self.log.error(
+                "Container %s holds GPU %s, which the ledger gives to %s: stopped it",
+                s.container,
+                s.unit,
+                ", ".join(s.holders) or "nobody",
+            )
 
     async def cleanup(self):
         # JupyterHub 6.1 stops the managed services while its periodic callbacks still run

@@ -138,7 +138,9 @@ def configure(c, site: Site, host: HostFacts) -> None:
     # --- GPUs: one broker for the whole hub ---
     c.CourseSpawner.store_url = site.store_url()
     if host.broker is not None:
-        c.CourseSpawner.gpu_broker = host.broker
+        c.CourseSpawner.gpu_broker = c.LauncherHub.gpu_broker = host.broker
+    c.LauncherHub.gpu_reconcile_interval = site.gpus.reconcile_interval
+    c.LauncherHub.container_prefix = site.docker.prefix
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
     configure_services(c, host)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from docker.types import DeviceRequest
 
 from tests.integration.hub import ROOT, running_hub, start_hub, stop_hub, wait_for
 
@@ -28,7 +29,12 @@ POLL = 2  # hub.poll_interval of this hub, seconds
 
 GPU_SITE = {
     "hub": {"poll_interval": POLL},
-    "gpus": {"source": "nvidia-smi", "when_full": "queue", "queue_timeout": 180},
+    "gpus": {
+        "source": "nvidia-smi",
+        "when_full": "queue",
+        "queue_timeout": 180,
+        "reconcile_interval": 2,
+    },
     "courses": {
         "gpu101": {
             "title": "GPU course",
@@ -242,3 +248,28 @@ def test_an_image_that_cannot_run_on_these_gpus_is_refused_before_it_starts(
     assert sentence in resp.json()["message"], resp.json()["message"]
     assert gpu_hub.container_of(user) is None
     assert user not in holders(gpu_hub), "the GPU is handed back"
+
+
+def test_a_container_holding_a_gpu_the_ledger_gives_to_someone_else_is_stopped(gpu_hub):
+    """The hub compares the ledger with the engine: a container made behind its back with a
+    GPU that belongs to a student's server is reported and stopped; the student keeps it."""
+    admin = gpu_hub.session("admin")
+    admin.start_server("g1")
+    owner = gpu_hub.container_of("g1")
+    (unit,) = device_ids(owner)
+    stray = gpu_hub.docker.containers.run(
+        "launcher/pytorch:2.13-cpu",
+        ["sleep", "600"],
+        name=f"{gpu_hub.prefix}_stray",
+        detach=True,
+        device_requests=[DeviceRequest(driver="nvidia", device_ids=[unit], capabilities=[["gpu"]])],
+    )
+    try:
+        wait_for(lambda: stray.reload() or stray.status != "running", 40, "the stray to stop")
+        line = f"Container {stray.name} holds GPU {unit}, which the ledger gives to {owner.name}"
+        assert line in gpu_hub.log()
+        owner.reload()
+        assert owner.status == "running" and holders(gpu_hub)["g1"] == unit
+    finally:
+        stray.remove(force=True)
+    admin.stop_server("g1")

@@ -148,8 +148,9 @@ class Culler:
                 self._notice(server, verdict.message)
             return
         self._notice(server, verdict.message if verdict.reason == "gpu_idle" else None)
-        # the ledger says why the GPU came back; the post-stop hook finds nothing left to end
-        self.catalog.store.end_server(server.user, server.name, verdict.reason, now)
+        # the GPU stays held until the container is gone (the hub's post-stop hook ends the
+        # allocation then); the ledger will say why it came back
+        self.catalog.store.note_stop_reason(server.user, server.name, verdict.reason)
         self.api.stop(server.user, server.name)
         self.idle_since.pop(server.key, None)
 
