@@ -26,9 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from launcher import yamlfile
 from launcher.images.refs import parse as parse_image
 from launcher.images.refs import split_mirror
-from launcher.yamlfile import UniqueKeyLoader
 
 #: the site file used when none is given: the embedded demo
 DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"
@@ -195,6 +195,30 @@ class AuthSettings(_Strict):
         return self.kind != "class-password"
 
 
+#: host folders that may never be a course's materials (mounted read-write for its staff)
+SYSTEM_DIRS = tuple(
+    Path(p)
+    for p in (
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib64",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/sys",
+        "/usr",
+        "/var/lib/docker",
+        "/var/lib/containerd",
+        "/var/lib/launcher",
+        "/var/run",
+    )
+)
+
+
 class Resources(_Strict):
     mem_limit: str = Field("2G", description="memory limit per student container, e.g. 2G")
     cpu_limit: float = Field(1.0, gt=0, le=256)
@@ -205,6 +229,8 @@ class Resources(_Strict):
     def _check_mem(cls, value: str) -> str:
         if not _BYTES.match(str(value)):
             raise ValueError(f"{value!r} is not a size such as 512M or 2G")
+        if not any(c in "123456789" for c in str(value)):  # Docker reads 0 as "no limit"
+            raise ValueError(f"{value!r} is no memory at all (Docker would read it as unlimited)")
         return str(value)
 
 
@@ -257,9 +283,17 @@ class CourseMaterials(_Strict):
     @field_validator("path")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_absolute():
+        if value is None:
+            return value
+        if not value.is_absolute():
             raise ValueError(f"{str(value)!r} is not a full path; give one such as /srv/dl101")
-        return value
+        clean = Path(os.path.normpath(value))
+        if clean == Path("/") or any(clean.is_relative_to(p) for p in SYSTEM_DIRS):
+            raise ValueError(
+                f"{str(value)!r} is a system directory: the course's staff could write there "
+                "(materials are read-write for them); give a folder of its own, e.g. /srv/dl101"
+            )
+        return clean
 
 
 class CourseSession(_Strict):
@@ -495,8 +529,7 @@ def _describe(err: dict, root: yaml.Node | None, name: str, model: type[BaseMode
 def parse_yaml(text: str, model: type[M], name: str, what: str = "site file") -> M:
     """Validate YAML ``text`` as ``model``; every problem names ``name``, the line and the key."""
     try:
-        root = yaml.compose(text, Loader=UniqueKeyLoader)
-        data = yaml.load(text, Loader=UniqueKeyLoader)
+        data, root = yamlfile.load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -16,6 +16,7 @@ from launcher.board.view import Board
 from launcher.catalog import for_site
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
+from launcher.gpu.quota import grant_problem
 from launcher.names import server_path
 from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, existing
@@ -126,6 +127,9 @@ def _stop_behind_a_stopped_hub(store: Store, user: str, server: str) -> None:
 
 def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:
     """Admin override: extra GPU-hours for one student in one course, this period."""
+    if grant_problem(hours):
+        print(f"problem: {grant_problem(hours)}")
+        return 1
     if course not in site.courses:
         print(f"problem: there is no course {course!r} (courses: {', '.join(site.courses)}).")
         return 1

@@ -85,6 +85,21 @@ def use(
     )
 
 
+#: GPU-hours one adjustment of a quota may add or take
+MAX_GRANT = 1000
+
+
+def grant_problem(hours: float) -> str | None:
+    """Why ``hours`` is no quota adjustment (zero, not a number, infinite, too large); None: it
+    is one. The dashboard's form and `launcher gpus grant` ask this one rule."""
+    if not 0 < abs(hours) <= MAX_GRANT:  # NaN compares false, so it lands here too
+        return (
+            "Give the GPU-hours to add as a number such as 5 (or -2 to take some back), "
+            f"at most {MAX_GRANT}."
+        )
+    return None
+
+
 def quota_refusal(
     quota: Quota, used: float, granted: float, now: datetime, course: str, contact: str
 ) -> str | None:

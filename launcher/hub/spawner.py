@@ -20,6 +20,7 @@ import docker.errors
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub.spawner import SpawnException
+from sqlalchemy.orm import object_session
 from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
 
 from launcher import catalog, dockerhost, names
@@ -198,6 +199,12 @@ class CourseSpawner(DockerSpawner):
         def refuse_options(spawner, user_options):
             if user_options:
                 keys = ", ".join(sorted(map(str, user_options)))
+                # JupyterHub has saved them as this server's defaults for its next starts:
+                # forget them, or every later start would be refused too
+                spawner.user_options = {}
+                if spawner.orm_spawner is not None:
+                    spawner.orm_spawner.user_options = {}
+                    object_session(spawner.orm_spawner).commit()
                 raise SpawnException(
                     f"This hub runs only your course's image; the option(s) {keys} "
                     "cannot be set when starting a server.",
@@ -416,6 +423,18 @@ class CourseSpawner(DockerSpawner):
 
     def _materials_dir(self, course_id: str, course: Course) -> str:
         path = materials_dir(course_id, course, self.materials_root)
+        data = Path(self.materials_root).parent if self.materials_root else None
+        if data and (
+            data.is_relative_to(path)
+            or (path.is_relative_to(data) and not path.is_relative_to(self.materials_root))
+        ):
+            raise SpawnException(
+                f"The materials folder of {course_id} ({path}) holds the hub's own data "
+                f"directory ({data}: its database and secrets), which its staff could then "
+                "write. Please tell the admin to give the course a folder of its own.",
+                reason="materials",
+                status_code=503,
+            )
         try:
             _ensure_materials_dir(path)
         except OSError as exc:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from launcher import yamlfile
 from launcher.images.refs import parse
-from launcher.yamlfile import UniqueKeyLoader
 
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "images" / "matrix.yaml"
 
@@ -67,7 +67,7 @@ def load_matrix(path: str | Path | None = None) -> dict[str, ImageSpec]:
     """The matrix file's entries by tag, in file order."""
     path = Path(path) if path is not None else DEFAULT_MATRIX
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+        data, _ = yamlfile.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MatrixError(f"The image matrix {path} cannot be read: {exc.strerror}.") from exc
     except yaml.YAMLError as exc:

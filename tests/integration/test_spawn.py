@@ -108,6 +108,10 @@ def test_user_options_cannot_name_another_image(hub):
     assert "only your course's image" in resp.json()["message"]
     assert hub.container_of("teacher") is None
     assert s.user_model()["servers"] == {}
+    # the refused options are not kept as the server's defaults: a plain start works
+    s.start_server()
+    assert hub.container_of("teacher").status == "running"
+    s.stop_server()
 
 
 def test_not_enrolled_gets_a_sentence_and_nothing_runs(hub):

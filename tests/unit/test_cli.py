@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -86,3 +87,28 @@ def test_jupyterhub_arguments_after_the_double_dash(extra, tail):
     argv = hub_argv(extra)
     assert argv[1:5] == ["-m", "launcher.hub.app", "-f", str(HUB_CONFIG)] and argv[5:] == tail
     assert HUB_CONFIG.is_file() and HUB_CONFIG.parent.joinpath("launcher").is_dir()
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "0", "5000"])
+def test_a_grant_of_no_real_number_of_hours_is_refused(tmp_path, hours):
+    from launcher.store import Store
+
+    (tmp_path / "data").mkdir()  # as the hub's first start leaves it
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        f"hub: {{data_dir: {tmp_path / 'data'}}}\n"
+        "courses:\n"
+        "  dl: {title: T, image: 'launcher/pytorch:2.13-cpu', students: [ann],\n"
+        "       quota: {gpu_hours: 10}}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "gpus", "grant", "ann", "dl", hours]
+        + ["--config", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "problem: Give the GPU-hours to add as a number such as 5" in proc.stdout
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'launcher.sqlite'}")
+    assert store.grants(datetime(2000, 1, 1)) == []

@@ -175,3 +175,11 @@ def test_the_materials_listing_shows_files_not_hidden_ones(tmp_path):
     listing = materials_listing(tmp_path, limit=1)
     assert listing["total"] == 2 and listing["files"] == [("syllabus.md", 2)]
     assert materials_listing(tmp_path)["files"][1] == ("week1/intro.ipynb", 1500)
+
+
+def test_the_materials_listing_neither_follows_nor_lists_links_to_host_files(tmp_path):
+    (tmp_path / "notes.md").write_text("x")
+    (tmp_path / "shadow").symlink_to("/etc/shadow")
+    (tmp_path / "etc").symlink_to("/etc", target_is_directory=True)
+    listing = materials_listing(tmp_path)
+    assert listing["files"] == [("notes.md", 1)] and listing["total"] == 1

@@ -133,3 +133,34 @@ def test_relative_data_dir_resolves_against_the_site_file(tmp_path: Path):
         )
     )
     assert load_site(path).data_dir() == tmp_path / "state"
+
+
+def test_aliases_that_expand_without_bound_are_refused_quickly():
+    bomb = "laughs:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        bomb += f"  {name}: &{name} [{', '.join([f'*{prev}'] * 7)}]\n"
+    text = bomb + GOOD
+    assert len(text) < 1000  # 10 x 7^7: over eight million values once expanded
+    (found,) = problems(text)
+    assert "expands to more than 100000 values through its aliases" in found
+
+
+def with_course_line(line: str) -> str:
+    return GOOD.replace("    title: Demo\n", f"    title: Demo\n    {line}\n")
+
+
+@pytest.mark.parametrize("size", ["0", "0G", "0.0M"])
+def test_a_zero_memory_limit_is_refused(size):
+    found = problems(with_course_line(f"resources: {{mem_limit: '{size}'}}"))
+    assert any("is no memory at all (Docker would read it as unlimited)" in p for p in found)
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "/etc/", "/usr/share/x", "/srv/../etc"])
+def test_materials_may_not_be_a_system_directory(path):
+    found = problems(with_course_line(f"materials: {{path: {path}}}"))
+    assert any("is a system directory" in p for p in found), found
+
+
+def test_materials_in_a_folder_of_their_own_are_fine():
+    site = parse_site(with_course_line("materials: {path: /srv/dl101}"), name="site.yaml")
+    assert site.courses["demo"].materials.path == Path("/srv/dl101")

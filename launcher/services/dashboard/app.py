@@ -36,6 +36,7 @@ from launcher.board.live import LiveReadings
 from launcher.board.view import Board, Scope
 from launcher.endpoints import METRICS_SCOPE
 from launcher.gpu import metrics as gpu_metrics
+from launcher.gpu.quota import grant_problem
 from launcher.names import server_path
 from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.services.dashboard import charts, text
@@ -47,7 +48,6 @@ from launcher.store import Allocation
 
 log = logging.getLogger("launcher.services.dashboard")
 COURSE = r"[a-z][a-z0-9-]{0,30}"
-MAX_GRANT = 1000  # GPU-hours one adjustment may add or take
 
 
 class Page(ServicePage):
@@ -317,11 +317,8 @@ class GrantHandler(Page):
             problems.append(f"There is no course {course_id!r}.")
         elif course.quota.gpu_hours is None:
             problems.append(f"{course_id} has no GPU-hour quota, so there is nothing to adjust.")
-        if not 0 < abs(hours) <= MAX_GRANT:
-            problems.append(
-                f"Give the GPU-hours to add as a number such as 5 (or -2 to take some back), "
-                f"at most {MAX_GRANT}."
-            )
+        if grant_problem(hours):
+            problems.append(grant_problem(hours))
         if problems:
             raise web.HTTPError(400, " ".join(problems))
         entry = await self.io(

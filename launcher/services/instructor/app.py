@@ -10,6 +10,7 @@ no power over servers. Course edits go through the catalog (validated, within th
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -113,14 +114,21 @@ class CourseHandler(Page):
 def materials_listing(path: Path, limit: int = 30) -> dict:
     """What a course's materials folder holds: the first ``limit`` files (names relative to
     the folder, sizes), how many there are, and whether the folder exists yet."""
-    if not path.is_dir():
+    if not path.is_dir() or path.is_symlink():
         return {"path": str(path), "exists": False, "total": 0, "files": []}
-    files = sorted(
-        f
-        for f in path.rglob("*")
-        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
-    )
-    shown = [(str(f.relative_to(path)), f.stat().st_size) for f in files[:limit]]
+    files = []
+    # symbolic links are neither followed nor listed: a link staff made to a host file would
+    # otherwise tell them its existence and size
+    for folder, dirs, names in os.walk(path, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        here = Path(folder)
+        files += [
+            here / n
+            for n in names
+            if not n.startswith(".") and not (here / n).is_symlink() and (here / n).is_file()
+        ]
+    files.sort()
+    shown = [(str(f.relative_to(path)), f.lstat().st_size) for f in files[:limit]]
     return {"path": str(path), "exists": True, "total": len(files), "files": shown}
 
 
