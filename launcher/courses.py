@@ -68,17 +68,24 @@ def hub_groups(memberships_: Mapping[str, str]) -> list[str]:
 
 
 def staff_scopes(course_id: str) -> list[str]:
-    """See, start, stop and open the servers of the course's students; nothing else."""
+    """See the course's students and their servers; nothing else. (JupyterHub's group filter
+    would reach *every* server of a student, those of their other courses too, so it grants
+    no access and no start or stop: opening a server of the course comes from the server
+    itself, shared with the course's staff groups at each start, and starting or stopping one
+    from the instructor page, which checks the course.)"""
     students = f"group={group_name(course_id, 'student')}"
     return [
         f"list:users!{students}",
         f"read:users!{students}",
         f"read:servers!{students}",
-        f"servers!{students}",
-        f"access:servers!{students}",
         f"read:users:activity!{students}",
         f"read:groups!{students}",
     ]
+
+
+def staff_groups(course_id: str) -> list[str]:
+    """The groups whose members open the course's servers: its TAs and its instructors."""
+    return [group_name(course_id, "ta"), group_name(course_id, "instructor")]
 
 
 def staff_roles(course_ids: Iterable[str], extra_scopes: Iterable[str] = ()) -> list[dict]:
@@ -88,9 +95,9 @@ def staff_roles(course_ids: Iterable[str], extra_scopes: Iterable[str] = ()) -> 
     return [
         {
             "name": staff_role_name(cid),
-            "description": f"TAs and instructors of {cid}: their students' servers only",
+            "description": f"TAs and instructors of {cid}: see their students' servers",
             "scopes": staff_scopes(cid) + extra,
-            "groups": [group_name(cid, "ta"), group_name(cid, "instructor")],
+            "groups": staff_groups(cid),
         }
         for cid in course_ids
     ]
@@ -112,6 +119,15 @@ def server_to_start(course_id: str, memberships_: Mapping[str, str]) -> str:
     """The server that starts ``course_id`` for a user (the inverse of :func:`course_to_start`):
     the default server ("") for their first course, else the named server of that name."""
     return "" if default_course(memberships_) == course_id else course_id
+
+
+def course_server(
+    course_id: str, username: str, memberships_: Mapping[str, str], started: Mapping
+) -> str:
+    """The server of ``username`` that runs ``course_id``: the one recorded as started for it
+    (``started``: (user, server) -> record with ``.course``), else the one that would start it."""
+    running = [s for (u, s), r in started.items() if u == username and r.course == course_id]
+    return running[0] if running else server_to_start(course_id, memberships_)
 
 
 def materials_dir(course_id: str, course: Course, root: str | Path = "") -> Path:

@@ -43,12 +43,43 @@ class LauncherHub(JupyterHub):
         ``launcher``: only containers named ``launcher_...`` are compared.""",
     )
 
+    staff_share_interval = Integer(
+        60,
+        config=True,
+        help="""Seconds between two syncs of the running servers' shares with their course's
+        staff (a TA added to or removed from a course opens its servers, or stops being able
+        to, within this time), e.g. 60.""",
+    )
+
     async def start(self):
         await super().start()
         if self.gpu_broker is not None and self.gpu_broker.units and self.gpu_reconcile_interval:
             callback = PeriodicCallback(self.reconcile_gpus, 1000 * self.gpu_reconcile_interval)
             self._periodic_callbacks["launcher_gpu_reconcile"] = callback
             callback.start()
+        if self.staff_share_interval:
+            callback = PeriodicCallback(self.share_with_staff, 1000 * self.staff_share_interval)
+            self._periodic_callbacks["launcher_staff_shares"] = callback
+            callback.start()
+
+    def share_with_staff(self) -> None:
+        """Every running server shared with its course's staff of now (see
+        CourseSpawner.share_with_staff)."""
+        running = [
+            s
+            for user in self.users.values()
+            for s in user.spawners.values()
+            if s.active and getattr(s, "course_id", "")
+        ]
+        if not running:
+            return
+        try:
+            courses = running[0].catalog.courses()
+            for spawner in running:
+                if spawner.course_id in courses:
+                    spawner.share_with_staff(spawner.course_id, courses[spawner.course_id])
+        except Exception as exc:  # the store is away: the next round tries again
+            self.log.warning("Could not share the running servers with their staff: %s", exc)
 
     async def reconcile_gpus(self) -> None:
         starting = lambda: {  # noqa: E731

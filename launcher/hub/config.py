@@ -40,8 +40,11 @@ from launcher.signin import OAuthClient, configure_auth, oauth_client
 from launcher.store import Store, utcnow
 
 #: what the instructor page may do with a visitor's token (JupyterHub narrows it to that
-#: visitor's own rights)
-PAGE_TOKEN_SCOPES = ("list:users", "read:users", "read:servers", "servers")
+#: visitor's own rights): see the course's students and their servers
+PAGE_TOKEN_SCOPES = ("list:users", "read:users", "read:servers")
+#: what the instructor page may do with its own token, once it has checked that the visitor
+#: runs the course and that the server is the student's server of that course
+PAGE_SERVICE_SCOPES = ("servers",)
 #: the culler's scopes
 CULLER_SCOPES = (
     "list:users",
@@ -51,9 +54,11 @@ CULLER_SCOPES = (
     "delete:servers",
 )
 
-#: the GPU dashboard acts with the visitor's token too, which may only stop servers (an
-#: admin's "release")
-DASHBOARD_TOKEN_SCOPES = ("delete:servers",)
+#: the GPU dashboard reads with the visitor's identity only; it stops a server (an admin's
+#: "release", a course's staff stopping a student's GPU server) with its own token, once it
+#: has checked that the visitor is an admin or runs the course the server was started for
+DASHBOARD_TOKEN_SCOPES = ()
+DASHBOARD_SERVICE_SCOPES = ("delete:servers",)
 
 HUB_API_PORT = 8081
 
@@ -171,9 +176,18 @@ def configure_services(c, host: HostFacts) -> None:
             }
         )
 
-    # --- the service pages act with each visitor's own token and hold no power themselves:
-    # the instructor page (its course's staff), the GPU dashboard (every user: students see
-    # their own GPU and quota) ---
+    # --- the service pages read with each visitor's own token; what the hub's roles cannot
+    # narrow to one course (start and stop a student's server of that course) they do with a
+    # token of their own, after checking the visitor's role in that course: the instructor
+    # page (its course's staff), the GPU dashboard (every user: students see their own GPU
+    # and quota) ---
+    for name, scopes, description in (
+        (PAGE_SERVICE, PAGE_SERVICE_SCOPES, "instructor page: start/stop its course's servers"),
+        (DASHBOARD_SERVICE, DASHBOARD_SERVICE_SCOPES, "GPU dashboard: stop a GPU holder"),
+    ):
+        roles.append(
+            {"name": name, "description": description, "scopes": list(scopes), "services": [name]}
+        )
     if host.site_file and host.page_port:
         services.append(
             page_service(

@@ -19,13 +19,14 @@ from pathlib import Path
 import docker.errors
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
+from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
 from sqlalchemy.orm import object_session
 from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
 
 from launcher import catalog, dockerhost, names
 from launcher.catalog import Catalog
-from launcher.courses import STAFF, course_to_start, materials_dir, memberships
+from launcher.courses import STAFF, course_to_start, materials_dir, memberships, staff_groups
 from launcher.gpu.allocator import eligible_units
 from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
 from launcher.gpu.inventory import Unit
@@ -274,6 +275,7 @@ class CourseSpawner(DockerSpawner):
         self.catalog.store.server_started(
             self.user.name, self.name, course_id, self.object_name, utcnow()
         )
+        self.share_with_staff(course_id, course)
         rules = CourseRules.of(course)
         cpu_only = self._admit(course_id, rules)
         await self._image_ready()
@@ -305,6 +307,30 @@ class CourseSpawner(DockerSpawner):
             )
         except Exception:  # a timing must never break a start
             self.log.exception("Could not record the start of %s", self._log_name)
+
+    def share_with_staff(self, course_id: str, course: Course) -> None:
+        """This server opens for its course's TAs and instructors (the rosters', and the
+        members of the course's staff groups), and for nobody else: a JupyterHub share with
+        each of them, every other share of it revoked. At each start and, while it runs, at
+        the hub's periodic sync (so a TA added or removed gains or loses it within a minute).
+
+        The hub's roles cannot say "this course's server" (a group filter reaches every server
+        of a student, their other courses' too), and a share with a *group* is not honoured
+        for the OAuth tokens that open a server (JupyterHub 6.1), hence one share per person.
+        """
+        db = object_session(self.orm_spawner)
+        staff = set(course.instructors) | set(course.tas)
+        for name in staff_groups(course_id):
+            group = orm.Group.find(db, name)
+            staff |= {u.name for u in group.users} if group is not None else set()
+        staff.discard(self.user.name)
+        for share in list(self.orm_spawner.shares):
+            if share.group is not None or share.user.name not in staff:
+                orm.Share.revoke(db, self.orm_spawner, share.group or share.user)
+        for name in sorted(staff):
+            person = orm.User.find(db, name)
+            if person is not None:
+                orm.Share.grant(db, self.orm_spawner, person)
 
     # --- GPUs ---
 

@@ -76,13 +76,16 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
         mine = self.memberships(courses)
         return {cid: (courses[cid], role) for cid, role in mine.items() if role in STAFF}
 
-    async def hub(self, method: str, path: str, **kwargs) -> requests.Response:
-        """Call the hub's REST API with the visitor's own token."""
+    async def hub(
+        self, method: str, path: str, as_service: bool = False, **kwargs
+    ) -> requests.Response:
+        """Call the hub's REST API with the visitor's own token, or (``as_service``, once the
+        page has checked the visitor's role in the course the call is for) with the page's
+        own least-privilege token: starting and stopping a student's server of a course is
+        the page's to allow, since the hub's roles cannot say "this course's server"."""
         url = self.hub_auth.api_url.rstrip("/") + path
-        headers = {
-            "Authorization": f"token {self.hub_auth.get_token(self)}",
-            **kwargs.pop("headers", {}),
-        }
+        token = self.hub_auth.api_token if as_service else self.hub_auth.get_token(self)
+        headers = {"Authorization": f"token {token}", **kwargs.pop("headers", {})}
         return await asyncio.to_thread(
             requests.request, method, url, headers=headers, timeout=30, **kwargs
         )
@@ -102,9 +105,11 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
             if not page["_pagination"].get("next"):
                 return users
 
-    async def hub_or_error(self, method: str, path: str, **kwargs) -> requests.Response:
+    async def hub_or_error(
+        self, method: str, path: str, as_service: bool = False, **kwargs
+    ) -> requests.Response:
         """:meth:`hub`, turning a refusal into an error page that quotes the hub's sentence."""
-        resp = await self.hub(method, path, **kwargs)
+        resp = await self.hub(method, path, as_service, **kwargs)
         if resp.status_code >= 400:
             try:
                 message = resp.json().get("message") or resp.reason

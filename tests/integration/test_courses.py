@@ -112,18 +112,17 @@ def test_a_student_in_two_courses_gets_one_server_per_course(chub):
     s.stop_server()
 
 
-def test_staff_reach_their_course_students_and_nobody_else(chub):
+def test_staff_reach_their_course_servers_and_nobody_elses(chub):
     ann = chub.session("ann")  # demo student
-    both = chub.session("both")  # demo and cv201 student
+    both = chub.session("both")  # demo (her first course: default server) and cv201 student
     victor = chub.session("victor")  # cv201 instructor
     ines = chub.session("ines")  # demo instructor
     tom = chub.session("tom")  # demo TA
 
-    # the instructor of demo starts, opens and stops a demo student's server
+    # the instructor of demo opens ann's demo server (shared with demo's staff at its start);
+    # the hub asks her to confirm that she opens ann's server, then JupyterLab answers
+    ann.start_server()
     assert ines.api("GET", "/users/ann").status_code == 200
-    ines.start_server("ann")
-    assert chub.container_for("ann", "demo").status == "running"
-    # the hub asks ines to confirm that she opens ann's server; then JupyterLab answers
     assert ines.open_server("/user/ann/lab").status_code == 200
     through_proxy = ines.get(f"{chub.url}/user/ann/api/contents")
     assert through_proxy.status_code == 200, through_proxy.status_code
@@ -135,12 +134,30 @@ def test_staff_reach_their_course_students_and_nobody_else(chub):
     assert both.api("DELETE", "/users/ann/server").status_code in (403, 404)
     assert ines.api("GET", "/users/victor").status_code in (403, 404)
     assert ines.api("GET", "/users/tom").status_code in (403, 404)
-    # cv201's instructor reaches `both` (a cv201 student), here their demo server too
-    assert victor.api("GET", "/users/both").status_code == 200
-    # a TA of demo may stop the demo student's server
-    tom.stop_server("ann")
-    assert chub.container_for("ann", "demo") is None
+    # staff start and stop no server through the hub's API (it cannot tell one course's server
+    # from another's): only through their page, for their course
+    assert tom.api("DELETE", "/users/ann/server").status_code in (403, 404)
+    assert ines.api("POST", "/users/both/servers/cv201").status_code in (403, 404)
+
+    # a student of two courses: each course's staff open that course's server, not the other
+    both.start_server()  # demo
+    both.start_server(server="cv201")
+    assert ines.open_server("/user/both/lab").status_code == 200
+    assert victor.open_server("/user/both/cv201/lab").status_code == 200
+    assert victor.open_server("/user/both/lab").status_code == 403
+    assert victor.get(f"{chub.url}/user/both/api/contents").status_code == 403
+    assert ines.open_server("/user/both/cv201/lab").status_code == 403
+    assert victor.api("DELETE", "/users/both/server").status_code in (403, 404)
+
+    # a TA of demo stops the demo student's server from the instructor page
+    page = tom.open_server("/services/courses/c/demo")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    stop = tom.post(f"{chub.url}/services/courses/c/demo/servers/ann/stop", data={"_xsrf": xsrf})
+    assert stop.status_code == 200
+    wait_for(lambda: chub.container_for("ann", "demo") is None, 120, "ann's server to stop")
     assert ann.user_model()["servers"] == {}
+    both.stop_server()
+    both.stop_server(server="cv201")
 
 
 def test_materials_are_read_only_for_students_and_writable_for_staff(chub):
@@ -229,6 +246,14 @@ def test_an_instructor_edits_the_course_within_the_admins_limits(chub):
     too_many = victor.post(url, data={**fields, "students": "a b c d"})
     assert too_many.status_code == 400
     assert "The roster may hold at most 3 students; it has 4." in too_many.text
+    # an admin or another course's staff on the roster would open their servers: refused
+    for name, what in (("admin", "an admin"), ("ines", "staff of demo")):
+        roster = f"both\ndora\n{name}"
+        sneaked = victor.post(url, data={**fields, "image": CV_IMAGE, "students": roster})
+        assert sneaked.status_code == 400
+        assert f"{name} is {what}: only an admin can add them to cv201" in html.unescape(
+            sneaked.text
+        )
     assert "cv201" in chub.launcher("courses", "whois", "dora").stdout
     # the audit log on the page names the instructor
     audit = victor.get(url).text
@@ -280,4 +305,12 @@ def test_an_instructor_starts_and_stops_a_students_server_from_the_page(chub):
     stranger = ines.post(
         f"{chub.url}/services/courses/c/demo/servers/victor/start", data={"_xsrf": xsrf}
     )
-    assert stranger.status_code == 404 and "victor is not on the roster of demo." in stranger.text
+    assert stranger.status_code == 404 and "victor is not a student of demo." in stranger.text
+    # the page starts and stops the student's server of *this* course, whatever the form says:
+    # a forged server name reaches no server of another course
+    forged = ines.post(f"{action}/start", data={"_xsrf": xsrf, "server": "cv201"})
+    assert forged.status_code == 200
+    wait_for(lambda: chub.container_for("ann", "demo"), 120, "ann's demo server")
+    assert chub.container_for("ann", "cv201") is None
+    ines.post(f"{action}/stop", data={"_xsrf": xsrf})
+    wait_for(lambda: chub.container_for("ann", "demo") is None, 120, "ann's server to stop")

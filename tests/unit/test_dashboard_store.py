@@ -177,10 +177,14 @@ def test_the_hub_runs_the_dashboard_with_least_privilege():
         "LAUNCHER_CONFIG": "/srv/site.yaml",
         "LAUNCHER_DATA_DIR": "/srv/launcher",
     }
-    # no token of its own; a visitor's token may only stop servers (within their own rights)
-    assert "api_token" not in dash and dash["oauth_client_allowed_scopes"] == ["delete:servers"]
+    # a visitor's token only identifies them; the dashboard's own token may only stop
+    # servers, which it does after checking that the visitor is an admin or the course's staff
+    assert "api_token" not in dash and dash["oauth_client_allowed_scopes"] == []
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}
-    assert not any("dashboard" in r.get("services", []) for r in roles.values())
+    assert roles["dashboard"]["scopes"] == ["delete:servers"]
+    assert [r["name"] for r in roles.values() if "dashboard" in r.get("services", [])] == [
+        "dashboard"
+    ]
     # every user may open it (their own panel); the user role keeps its defaults
     assert c.JupyterHub.extra_user_scopes == {"access:services!service=dashboard"}
     assert "user" not in roles

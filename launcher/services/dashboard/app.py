@@ -273,7 +273,8 @@ class ActionHandler(Page):
         units = self._units()
         entry = 0
         for (user, server), allocs in _by_server(held).items():
-            await self.hub_or_error("DELETE", server_path(user, server))
+            # checked above: an admin, or staff of every course these servers were started for
+            await self.hub_or_error("DELETE", server_path(user, server), as_service=True)
             gpus = ", ".join(units.get(a.unit_uuid, a.unit_uuid) for a in allocs)
             details = f"{gpus}; container {allocs[0].container}"
             log.info("%s: %s %s/%s (%s)", self.current_user["name"], kind, user, server, details)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from launcher import catalog, lifecycle
 from launcher.catalog import CatalogConflict
-from launcher.courses import group_name, materials_dir, memberships, server_to_start
+from launcher.courses import course_server, group_name, materials_dir, memberships
 from launcher.names import server_path
 from launcher.services.instructor.edits import (
     EditForm,
     EditRefused,
+    added_people_refused,
     allowed_images,
     apply_form,
     gpu_cap,
@@ -101,6 +103,12 @@ class CourseHandler(Page):
         )
         try:
             changed = apply_form(course, form)
+            if role != "admin":
+                refused = added_people_refused(
+                    course_id, course, changed, self.catalog.courses(), self.settings["admins"]
+                )
+                if refused:
+                    raise EditRefused(refused)
             change = self.catalog.update(course_id, changed, self.current_user["name"])
         except (EditRefused, CatalogConflict) as exc:
             problems = getattr(exc, "problems", [str(exc)])
@@ -144,11 +152,8 @@ def roster_row(
     started under the name that starts this course."""
     if model is None:
         return {"name": student, "state": "never logged in", "server": None, "running": False}
-    running = [
-        name for (user, name), r in started.items() if user == student and r.course == course_id
-    ]
     mine = memberships(courses, student, model.get("groups") or [])
-    server = running[0] if running else server_to_start(course_id, mine)
+    server = course_server(course_id, student, mine, started)
     spawner = (model.get("servers") or {}).get(server)
     if spawner is None:
         state = "stopped"
@@ -160,19 +165,29 @@ def roster_row(
 
 
 class ServerHandler(Page):
-    """Start or stop one student's server of this course, as the visitor."""
+    """Start or stop one student's server of this course: the page checks that the visitor
+    runs this course and that the server is the student's server of this course (never one of
+    their other courses), then acts with its own token, and logs who did it."""
 
     @web.authenticated
     async def post(self, course_id: str, student: str, action: str):
-        course, _ = self.course_or_403(course_id)
-        if student not in course.students:
-            raise web.HTTPError(404, f"{student} is not on the roster of {course_id}.")
-        path = server_path(student, self.get_body_argument("server", ""))
-        await self.hub_or_error("POST" if action == "start" else "DELETE", path)
+        self.course_or_403(course_id)
+        courses = self.catalog.courses()
+        # the visitor may read the models of their course's students only
+        found = await self.hub("GET", f"/users/{quote(student, safe='')}")
+        groups = found.json().get("groups") or [] if found.status_code == 200 else []
+        mine = memberships(courses, student, groups)
+        if found.status_code != 200 or mine.get(course_id) != "student":
+            raise web.HTTPError(404, f"{student} is not a student of {course_id}.")
+        server = course_server(course_id, student, mine, self.catalog.store.running_servers())
+        await self.hub_or_error(
+            "POST" if action == "start" else "DELETE", server_path(student, server), as_service=True
+        )
+        log.info("%s: %s %s's %s server", self.current_user["name"], action, student, course_id)
         self.redirect(url_path_join(self.settings["prefix"], "c", course_id))
 
 
-def app(prefix: str, cat: catalog.Catalog, materials_root: Path):
+def app(prefix: str, cat: catalog.Catalog, materials_root: Path, admins: Collection[str] = ()):
     course = r"c/([a-z][a-z0-9-]{0,30})"
     return make_app(
         prefix,
@@ -183,6 +198,7 @@ def app(prefix: str, cat: catalog.Catalog, materials_root: Path):
         ],
         cat,
         materials_root=materials_root,
+        admins=set(admins),
     )
 
 
@@ -190,7 +206,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[launcher-courses] %(message)s")
     site = load_site()
     cat = catalog.for_site(site)
-    listen(app(service_prefix(), cat, site.data_dir() / "materials"), log)
+    listen(app(service_prefix(), cat, site.data_dir() / "materials", site.admins), log)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from launcher.courses import STAFF, memberships
 from launcher.settings import Course
 
 
@@ -72,3 +74,27 @@ def apply_form(course: Course, form: EditForm) -> Course:
                 for e in exc.errors()
             ]
         ) from None
+
+
+def added_people_refused(
+    course_id: str,
+    before: Course,
+    after: Course,
+    courses: Mapping[str, Course],
+    admins: Collection[str],
+) -> list[str]:
+    """Sentences for the people an instructor may not add to their course's rosters from the
+    page: admins and the staff of other courses (on a roster, they would let the instructor
+    open their servers of this course); an admin adds them with `launcher courses apply`."""
+    added = [n for n in [*after.students, *after.tas] if n not in before.members]
+    others = {cid: c for cid, c in courses.items() if cid != course_id}
+    refused = []
+    for name in added:
+        staff_of = [cid for cid, role in memberships(others, name).items() if role in STAFF]
+        if name in admins or staff_of:
+            what = "an admin" if name in admins else f"staff of {', '.join(staff_of)}"
+            refused.append(
+                f"{name} is {what}: only an admin can add them to {course_id} "
+                "(with `launcher courses apply`)."
+            )
+    return refused
