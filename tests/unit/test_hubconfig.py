@@ -56,13 +56,19 @@ def test_one_server_per_course_and_staff_roles_per_course():
     c = configured()
     assert c.JupyterHub.allow_named_servers is True
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}
-    assert set(roles) == {"course-demo-staff", "course-dl101-staff", "launcher-cli"}
+    assert set(roles) == {
+        "course-demo-staff",
+        "course-dl101-staff",
+        "launcher-cli",
+        "courses",  # the instructor page's own token: start and stop, after its checks
+        "dashboard",  # the GPU dashboard's: stop, after its checks
+    }
     assert roles["course-dl101-staff"]["groups"] == [
         "course-dl101-tas",
         "course-dl101-instructors",
     ]
     staff = roles["course-demo-staff"]["scopes"]
-    # their students' servers only, and the instructor page (which holds no power itself)
+    # see their students' servers only, and the instructor page
     assert all(s.endswith("!group=course-demo-students") for s in staff[:-1])
     assert staff[-1] == "access:services!service=courses"
     assert roles["launcher-cli"]["scopes"] == ["servers", "read:users:name"]
