@@ -12,8 +12,9 @@ is a named volume that neither stop nor the hub removes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 import docker.errors
@@ -39,9 +40,6 @@ from launcher.settings import Course
 from launcher.store import utcnow
 
 STATE_VERSION = 1
-#: the hub's download threads, apart from DockerSpawner's one Docker thread: up to 8
-#: downloads at once, each on its own connection to the engine (threads start when needed)
-PULLS = ThreadPoolExecutor(8, thread_name_prefix="launcher-pull")
 
 
 class CourseSpawner(DockerSpawner):
@@ -518,7 +516,8 @@ class CourseSpawner(DockerSpawner):
             finally:
                 api.close()
 
-        task = loop.run_in_executor(PULLS, download)
+        task = _in_daemon_thread(loop, download)
+        task.add_done_callback(lambda f: f.cancelled() or f.exception())  # also when abandoned
         try:
             while not task.done():
                 await asyncio.wait([task], timeout=1)
@@ -578,6 +577,29 @@ class CourseSpawner(DockerSpawner):
         super().clear_state()
         self.course_id = ""
         self.gpu_uuids = []
+
+
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, work) -> asyncio.Future:
+    """``work()`` on a thread of its own that never holds up the hub's exit (a download a
+    stalled registry keeps waiting must not turn Ctrl-C into a minute's wait)."""
+    future = loop.create_future()
+
+    def settle(method, value) -> None:
+        if not future.done():
+            method(value)
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting start
+            outcome = (future.set_exception, exc)
+        else:
+            outcome = (future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the hub is stopping
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="launcher-pull", daemon=True).start()
+    return future
 
 
 def _failure(future: asyncio.Future) -> BaseException | None:

@@ -2,6 +2,7 @@
 stall timeout, and meanwhile another student's start is not delayed (downloads run apart
 from the Docker calls every other start needs)."""
 
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,3 +66,9 @@ def test_a_stalled_registry_delays_nobody_else_and_fails_with_a_sentence(tmp_pat
             assert post.result().status_code in (202, 503)
             assert hub.container_of("st1") is None
             other.stop_server("ok1")
+            # the abandoned download (the engine still waits on the registry) does not hold up
+            # the hub's stop
+            t0 = time.monotonic()
+            hub.proc.send_signal(signal.SIGTERM)
+            assert hub.proc.wait(timeout=10) == 0
+            print(f"[pull-stall] the hub stopped {time.monotonic() - t0:.1f} s after SIGTERM")
