@@ -309,6 +309,11 @@ class CourseSession(_Strict):
     gpu_idle_warning: int = Field(
         300, ge=0, description="seconds before a GPU-idle stop that the student is warned"
     )
+    quota_warning: int = Field(
+        600,
+        ge=0,
+        description="seconds before the GPU-hour quota runs out that a running session is warned",
+    )
 
     @model_validator(mode="after")
     def _warning_fits(self) -> CourseSession:

@@ -27,6 +27,14 @@ SITE = {
             "gpu": {"per_student": 1},
             "session": {"idle_timeout": 0, "gpu_idle_timeout": 8, "gpu_idle_warning": 6},
         },
+        "quotalab": {
+            "title": "A quota that runs out during the session",
+            "image": "launcher/pytorch:2.13-cpu",
+            "students": ["qu1"],
+            "gpu": {"per_student": 1},
+            "quota": {"gpu_hours": 0.004, "period": "week"},  # 14.4 s
+            "session": {"idle_timeout": 0, "gpu_idle_timeout": 0, "quota_warning": 600},
+        },
         "shortlab": {
             "title": "Maximum age",
             "image": "launcher/pytorch:2.13-cpu",
@@ -126,3 +134,24 @@ def test_a_fifo_in_a_students_home_does_not_stop_the_culler(cull_hub):
         lambda: not trap.user_model()["servers"], 60, "the GPU-idle server with the fifo to stop"
     )
     assert "stop gi2/: gpu_idle" in cull_hub.log() and "stop id2/: idle" in cull_hub.log()
+
+
+def test_a_quota_that_runs_out_during_the_session_warns_then_stops_and_frees_the_gpu(cull_hub):
+    set_utilisation(cull_hub, 80)  # busy all along: only the quota stops it
+    s = cull_hub.session("qu1")
+    s.start_server()
+    container = cull_hub.container_for("qu1", "quotalab")
+    text = wait_for(lambda: notice(container), 30, "the quota warning in the home")
+    assert "Your GPU-hour quota for quotalab runs out in" in text
+    wait_for(lambda: not s.user_model()["servers"], 60, "the server past its quota to stop")
+    assert "stop qu1/: quota" in cull_hub.log()
+    store = Store(f"sqlite:///{cull_hub.data_dir / 'launcher.sqlite'}")
+    ended = [a.end_reason for a in store.history(datetime(2000, 1, 1)) if a.username == "qu1"]
+    assert ended == ["quota"]
+    # and the next start is refused at admission, with the sentence
+    resp = s.api("POST", "/users/qu1/server")
+    assert resp.status_code == 429
+    assert (
+        "You have used" in resp.json()["message"]
+        and "GPU-hours for quotalab" in resp.json()["message"]
+    )

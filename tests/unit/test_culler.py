@@ -6,6 +6,7 @@ import pytest
 
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
+from launcher.gpu.quota import Quota, QuotaUse
 from launcher.services.culler.rules import Server, judge, track_gpu_idle
 from launcher.settings import CourseSession
 
@@ -88,3 +89,25 @@ def test_nvidia_smi_readings_and_mig_instances_share_their_gpu():
     per = metrics.per_unit(readings, units)
     assert per["MIG-x"].utilisation == 37
     assert per["GPU-c"].utilisation is None  # not reported: unknown, never idle
+
+
+WEEK = Quota(1, "week")  # one GPU-hour a week
+
+
+@pytest.mark.parametrize(
+    "gpus, used_minutes, expected",
+    [
+        (("GPU-a",), 30, None),  # 30 minutes left, warned in the last 10
+        (("GPU-a",), 51, ("warn", "quota")),
+        (("GPU-a",), 60, ("stop", "quota")),
+        (("GPU-a", "GPU-b"), 38, None),  # two GPUs: 22 GPU-minutes left are 11 minutes
+        (("GPU-a", "GPU-b"), 51, ("warn", "quota")),
+        ((), 90, None),  # a CPU-only session uses no GPU-hours
+    ],
+)
+def test_a_quota_running_out_in_the_session_warns_then_stops(gpus, used_minutes, expected):
+    server = Server("ann", "", "dl101", T0, at(used_minutes), gpus)
+    spent = QuotaUse(WEEK, used_minutes / 60, 0.0, 1, True, T0 + timedelta(days=3))
+    limits = CourseSession(idle_timeout=0, quota_warning=600)
+    verdict = judge(server, limits, at(used_minutes), None, spent)
+    assert (verdict and (verdict.action, verdict.reason)) == expected

@@ -7,6 +7,9 @@ answer what to do. No clock, hub or Docker call in here.
 * **idle**: no activity (web traffic or kernel activity reported by JupyterLab) for
   ``idle_timeout`` seconds: stop.
 * **max age**: ``max_age`` seconds after the start: stop, however busy.
+* **quota**: a GPU session whose student's GPU-hour quota for the course runs out during it:
+  a warning ``quota_warning`` seconds before, then a stop that frees the GPU (the quota is
+  not only checked at the start).
 * **GPU idle**: every GPU the server holds showed 0% utilisation at every sample for
   ``gpu_idle_timeout`` seconds: a warning the student sees ``gpu_idle_warning`` seconds before,
   then a stop that frees the GPU. Any sample above 0% (or one NVML cannot read) restarts the
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from launcher.gpu.quota import QuotaUse
 from launcher.settings import CourseSession
 
 
@@ -42,7 +46,7 @@ class Server:
 class Verdict:
     server: Server
     action: Literal["stop", "warn"]
-    reason: Literal["idle", "max_age", "gpu_idle"]
+    reason: Literal["idle", "max_age", "quota", "gpu_idle"]
     message: str
 
 
@@ -76,8 +80,11 @@ def judge(
     limits: CourseSession,
     now: datetime,
     gpu_idle_since: datetime | None = None,
+    quota: QuotaUse | None = None,
 ) -> Verdict | None:
-    """What to do with one running server now (None: leave it alone)."""
+    """What to do with one running server now (None: leave it alone). ``quota``: the
+    student's use of the course's GPU-hour quota, running session included (None: no
+    quota)."""
     if limits.max_age and now - server.started >= timedelta(seconds=limits.max_age):
         return Verdict(
             server,
@@ -95,6 +102,26 @@ def judge(
             f"Your {server.course} session was stopped after {_minutes(limits.idle_timeout)} "
             "without activity; your files are kept.",
         )
+    if quota is not None and quota.left is not None and server.gpus:
+        left = quota.left * 3600 / len(server.gpus)  # the hours run on every unit held
+        if left <= 0:
+            return Verdict(
+                server,
+                "stop",
+                "quota",
+                f"Your {server.course} session was stopped: you have used your "
+                f"{quota.limit:g} GPU-hours for this {quota.quota.period}. Your files are kept; "
+                f"the quota resets on {quota.resets:%a %Y-%m-%d %H:%M} UTC.",
+            )
+        if left <= limits.quota_warning:
+            return Verdict(
+                server,
+                "warn",
+                "quota",
+                f"Your GPU-hour quota for {server.course} runs out in {_minutes(left)}; this "
+                "session will then be stopped to free the GPU. Save your work; your files are "
+                "kept either way.",
+            )
     if limits.gpu_idle_timeout and gpu_idle_since is not None:
         idle = (now - gpu_idle_since).total_seconds()
         left = limits.gpu_idle_timeout - idle

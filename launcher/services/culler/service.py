@@ -25,9 +25,10 @@ import requests
 from launcher import catalog, lifecycle, names
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
+from launcher.gpu.quota import Quota, QuotaUse, period_bounds, use
 from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.services.culler.rules import Server, Verdict, judge, track_gpu_idle
-from launcher.settings import Site, load_site
+from launcher.settings import Course, Site, load_site
 from launcher.store import utcnow
 
 NOTICE = "GPU-IDLE-WARNING.txt"
@@ -130,8 +131,13 @@ class Culler:
         courses = self.catalog.courses()
         verdicts = []
         for server in servers:
+            course = courses[server.course]
             verdict = judge(
-                server, courses[server.course].session, now, self.idle_since.get(server.key)
+                server,
+                course.session,
+                now,
+                self.idle_since.get(server.key),
+                self._quota_use(server, course, now),
             )
             if verdict is None and server.key in self.warned:
                 self._notice(server, None)  # busy again: take the warning back
@@ -140,6 +146,15 @@ class Culler:
                 self._carry_out(verdict, now)
         return verdicts
 
+    def _quota_use(self, server: Server, course: Course, now: datetime) -> QuotaUse | None:
+        """The student's use of the course's GPU-hour quota, this session included (the
+        same computation that admitted the start); None for a course without a quota."""
+        if not server.gpus or course.quota.gpu_hours is None:
+            return None
+        quota = Quota.of(course.quota)
+        start, _ = period_bounds(quota.period, now)
+        return use(quota, *self.catalog.store.usage(server.user, server.course, start), now)
+
     def _carry_out(self, verdict: Verdict, now: datetime) -> None:
         server = verdict.server
         log.info("%s %s/%s: %s", verdict.action, server.user, server.name, verdict.reason)
@@ -147,7 +162,8 @@ class Culler:
             if server.key not in self.warned:
                 self._notice(server, verdict.message)
             return
-        self._notice(server, verdict.message if verdict.reason == "gpu_idle" else None)
+        # the home keeps the sentence of a stop the student did not choose (GPU idle, quota)
+        self._notice(server, verdict.message if verdict.reason in ("gpu_idle", "quota") else None)
         # the GPU stays held until the container is gone (the hub's post-stop hook ends the
         # allocation then); the ledger will say why it came back
         self.catalog.store.note_stop_reason(server.user, server.name, verdict.reason)
