@@ -121,6 +121,11 @@ class HubSettings(_Strict):
 class DockerSettings(_Strict):
     network: str = Field("launcher", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
     prefix: str = Field("launcher", pattern=r"^[a-z][a-z0-9]{0,19}$")
+    min_free_disk_gb: float = Field(
+        5,
+        ge=0,
+        description="new sessions are refused while the engine's disk has less free (0: never)",
+    )
 
 
 _ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"

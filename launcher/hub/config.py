@@ -135,6 +135,11 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.poll_interval = site.hub.poll_interval
     c.CourseSpawner.pull_policy = site.images.pull_policy
     c.CourseSpawner.pull_stall_timeout = site.images.pull_stall_timeout
+    c.CourseSpawner.min_free_disk_gb = site.docker.min_free_disk_gb
+    # a start waiting in the GPU queue is a future, not a process: JupyterHub's limit on
+    # concurrent spawns (which counts them) would answer 429 to everyone else at the start of
+    # a large GPU class; the GPUs and the queue bound the starts instead
+    c.JupyterHub.concurrent_spawn_limit = 0
     c.CourseSpawner.registry_mirror = site.images.registry_mirror
     c.CourseSpawner.session_pip_index_url = site.images.session_pip_index_url
     if site.images.session_ca_bundle is not None:

@@ -46,13 +46,19 @@ def session_mirror_env(pip_index_url: str, ca_bundle: bool) -> dict[str, str]:
     return env
 
 
+#: a container's log on the engine: at most 3 files of 10 MB (a program printing in a loop
+#: cannot fill the host's disk through its log)
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}
+
+
 def host_config(resources: Resources) -> dict:
-    """Least privilege: no capabilities, no privilege escalation, bounded pids."""
+    """Least privilege: no capabilities, no privilege escalation, bounded pids and logs."""
     return {
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "pids_limit": resources.pids_limit,
         "privileged": False,
+        "log_config": LOG_CONFIG,
     }
 
 

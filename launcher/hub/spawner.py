@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from dockerspawner import DockerSpawner
 from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
 from sqlalchemy.orm import object_session
-from traitlets import Bool, Dict, Instance, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, default
 
 from launcher import catalog, dockerhost, names
 from launcher.catalog import Catalog
@@ -134,6 +135,13 @@ class CourseSpawner(DockerSpawner):
         help="""Seconds a start's image download may go without receiving a byte before it
         fails with a sentence (a registry or mirror that accepts and never answers), e.g. 60.
         Downloads run on their own connection and thread, so one never delays other starts.""",
+    )
+
+    min_free_disk_gb = Float(
+        5,
+        config=True,
+        help="""Gigabytes the Docker engine's disk must keep free for a new session to start,
+        e.g. 5; 0: no check. (Docker volumes have no size limit of their own.)""",
     )
 
     materials_root = Unicode(
@@ -275,6 +283,7 @@ class CourseSpawner(DockerSpawner):
         )
         self.share_with_staff(course_id, course)
         rules = CourseRules.of(course)
+        await self._refuse_a_full_disk()
         cpu_only = self._admit(course_id, rules)
         await self._image_ready()
         if cpu_only is not None:
@@ -337,6 +346,32 @@ class CourseSpawner(DockerSpawner):
         if self.gpu_broker is None:  # a hub without GPUs
             self.gpu_broker = GpuBroker(self.catalog.store, [])
         return self.gpu_broker
+
+    _docker_root: str | None = None  # the engine's data directory (DockerRootDir), asked once
+
+    async def _refuse_a_full_disk(self) -> None:
+        """No new session while the engine's disk (images, containers, every workspace) has
+        less than ``min_free_disk_gb`` free: a full disk breaks every running session and the
+        hub's own store, so starting one more is refused with a sentence instead."""
+        if not self.min_free_disk_gb:
+            return
+        cls = type(self)
+        if cls._docker_root is None:
+            cls._docker_root = (await self.docker("info")).get("DockerRootDir", "")
+        try:
+            usage = shutil.disk_usage(cls._docker_root)
+        except OSError:  # an engine on another machine: its disk is not ours to measure
+            return
+        free = usage.free / 1e9
+        if free < self.min_free_disk_gb:
+            raise SpawnException(
+                f"This server's disk is nearly full ({free:.1f} GB free of "
+                f"{usage.total / 1e9:.0f} GB; at least {self.min_free_disk_gb:g} GB are kept free "
+                "so that nobody's work is lost). New sessions cannot start now; please tell the "
+                "admin.",
+                reason="disk_full",
+                status_code=503,
+            )
 
     def _admit(self, course_id: str, rules: CourseRules) -> Grant | None:
         """The quota, before anything is downloaded or held: a sentence when it is spent (or

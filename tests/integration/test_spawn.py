@@ -13,6 +13,7 @@ from tests.integration.hub import (
     USER_PASSWORD,
     HubSession,
     expected_torch_version,
+    running_hub,
     wait_for,
 )
 
@@ -38,6 +39,11 @@ def test_login_form_spawn_progress_pinned_image_and_workspace_survives_restart(h
     assert config["User"] == "1000:100"
     assert host["CapDrop"] == ["ALL"] and not host["Privileged"]
     assert host["Memory"] == 1024**3
+    # its log cannot fill the host's disk: at most 3 files of 10 MB
+    assert host["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-size": "10m", "max-file": "3"},
+    }
     assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]
     assert not host.get("DeviceRequests"), "a course without GPUs requests none"
     mounts = {m["Destination"]: m for m in first.attrs["Mounts"]}
@@ -185,3 +191,17 @@ def test_the_class_password_signs_in_students_only_and_staff_use_their_own(hub):
     # and the admin password is no way in for a student
     with pytest.raises(AssertionError, match="login as student2 failed"):
         hub.session("student2", ADMIN_PASSWORD)
+
+
+def test_no_session_starts_on_a_nearly_full_disk(tmp_path):
+    """Workspaces (Docker volumes) have no size limit of their own: the hub keeps the engine's
+    disk from filling by refusing new sessions below ``docker.min_free_disk_gb``."""
+    site = {"docker": {"min_free_disk_gb": 10**9}}  # more than any disk here has
+    with running_hub(tmp_path, "disk", [], site) as full:
+        s = full.session("student1")
+        resp = s.api("POST", "/users/student1/server")
+        assert resp.status_code == 503, resp.text
+        message = resp.json()["message"]
+        assert message.startswith("This server's disk is nearly full (") and "GB free of" in message
+        assert "please tell the admin" in message
+        assert full.container_of("student1") is None

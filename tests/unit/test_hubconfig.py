@@ -133,3 +133,9 @@ def test_session_mirror_env():
     https = container.session_mirror_env("https://pypi.example.edu/simple", ca_bundle=False)
     assert https == {"PIP_INDEX_URL": "https://pypi.example.edu/simple"}
     assert container.session_mirror_env("", ca_bundle=False) == {}
+
+
+def test_queued_gpu_starts_do_not_count_against_a_spawn_limit_and_the_disk_is_watched():
+    c = configured()
+    assert c.JupyterHub.concurrent_spawn_limit == 0  # the GPU queue bounds starts instead
+    assert c.CourseSpawner.min_free_disk_gb == 5
