@@ -99,6 +99,13 @@ class HubSettings(_Strict):
     cull_interval: int = Field(
         60, ge=1, le=3600, description="seconds between the culler's checks of session limits"
     )
+    staff_access_sync: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="seconds within which a TA added to or removed from a course gains or "
+        "loses its running servers",
+    )
 
     @field_validator("url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from launcher import staff
 from launcher.catalog import Catalog, CatalogConflict, for_site
 from launcher.courses import memberships
 from launcher.secrets import ensure_private_dir
@@ -49,6 +50,8 @@ def cmd_apply(site: Site, path: str, prune: bool, dry_run: bool, actor: str) -> 
     real = [c for c in changes if c.action != "unchanged"]
     verb = "would change" if dry_run else "changed"
     print(f"{len(real)} course(s) {verb}." if real else "No changes.")
+    if real and not dry_run and not site.auth.oauth:  # new staff sign in with their own
+        staff.ensure_for(catalog(site).courses(), site.data_dir(), site.admins, print)
     if any(c.action == "create" for c in real) and not dry_run:
         print(
             "Restart the hub (launcher up) so that the new course's TAs and instructors get "

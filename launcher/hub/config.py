@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from launcher import catalog, dockerhost, lifecycle, pidfiles
+from launcher import catalog, dockerhost, lifecycle, pidfiles, staff
 from launcher.courses import staff_roles
 from launcher.endpoints import (
     CLI_SERVICE,
@@ -32,7 +32,6 @@ from launcher.secrets import (
     STAFF_PASSWORDS_FILE,
     StoredSecret,
     ensure_private_dir,
-    ensure_staff_passwords,
     env_or_file,
 )
 from launcher.settings import DEMO_SITE_FILE, Site, load_site
@@ -151,6 +150,7 @@ def configure(c, site: Site, host: HostFacts) -> None:
         c.CourseSpawner.gpu_broker = c.LauncherHub.gpu_broker = host.broker
     c.LauncherHub.gpu_reconcile_interval = site.gpus.reconcile_interval
     c.LauncherHub.container_prefix = site.docker.prefix
+    c.LauncherHub.staff_share_interval = site.hub.staff_access_sync
     c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
 
     configure_services(c, host)
@@ -281,7 +281,7 @@ def host_facts(site: Site) -> HostFacts:
     store = cat.store
     whole = site.model_copy(update={"courses": cat.courses()})  # site file + store courses
     if not site.auth.oauth:
-        staff_passwords_for(whole, data)
+        staff.ensure_for(whole.courses, data, site.admins, say)
     broker = GpuBroker(
         store,
         gpu_inventory(whole),
@@ -331,19 +331,6 @@ def class_passwords(site: Site, data: Path) -> tuple[str, str]:
     _announce("class password", site.auth.password_env, user_pw)
     _announce("admin password", site.auth.admin_password_env, admin_pw)
     return user_pw.value, admin_pw.value
-
-
-def staff_passwords_for(site: Site, data: Path) -> None:
-    """Every instructor and TA on a roster gets a password of their own (class-password sites:
-    nobody signs in as staff with the class password)."""
-    staff = [n for c in site.courses.values() for n in [*c.instructors, *c.tas]]
-    path = data / STAFF_PASSWORDS_FILE
-    new = ensure_staff_passwords(path, [n for n in staff if n not in site.admins])
-    if new:
-        say(
-            f"Generated the own passwords of {len(new)} instructor(s) and TA(s) "
-            f"({', '.join(new)}): read them with `cat {path}` (root only)"
-        )
 
 
 class PasswordTooShort(ValueError):

@@ -28,7 +28,7 @@ from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, defau
 
 from launcher import catalog, dockerhost, names
 from launcher.catalog import Catalog
-from launcher.courses import STAFF, course_to_start, materials_dir, memberships, staff_groups
+from launcher.courses import STAFF, course_to_start, materials_dir, memberships
 from launcher.gpu.allocator import eligible_units
 from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
 from launcher.gpu.inventory import Unit
@@ -326,8 +326,10 @@ class CourseSpawner(DockerSpawner):
         for the OAuth tokens that open a server (JupyterHub 6.1), hence one share per person.
         """
         db = object_session(self.orm_spawner)
+        # the catalog of now: the rosters, and the identity provider's groups the course maps
+        # (not the hub's course-ID-tas groups, which follow a person's next login)
         staff = set(course.instructors) | set(course.tas)
-        for name in staff_groups(course_id):
+        for name in [*course.groups.tas, *course.groups.instructors]:
             group = orm.Group.find(db, name)
             staff |= {u.name for u in group.users} if group is not None else set()
         staff.discard(self.user.name)

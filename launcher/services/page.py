@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
 
@@ -150,9 +150,15 @@ def make_app(
     )
 
 
+#: seconds a page trusts what the hub said of a visitor (their groups): a TA removed from a
+#: course loses the page within a minute (JupyterHub's default is five)
+VISITOR_CACHE_S = 30
+
+
 def listen(app: web.Application, log: logging.Logger) -> None:
     """Serve ``app`` where the hub said (``$JUPYTERHUB_SERVICE_URL``) until SIGINT or SIGTERM
     (:func:`launcher.lifecycle.run_service` turns either into a quiet exit)."""
+    HubOAuth.instance().cache_max_age = VISITOR_CACHE_S
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app.listen(url.port, url.hostname)
     log.info("serving %s on %s", app.settings["prefix"], url.netloc)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 CV_IMAGE = "launcher/pytorch-vision:2.13-cpu"
 
 
-def course_file(path, cv_students, cv_image=CV_IMAGE):
+def course_file(path, cv_students, cv_image=CV_IMAGE, cv_tas=()):
     path.write_text(
         yaml.safe_dump(
             {
@@ -28,6 +28,7 @@ def course_file(path, cv_students, cv_image=CV_IMAGE):
                         "image": cv_image,
                         "instructors": ["victor"],
                         "students": cv_students,
+                        "tas": list(cv_tas),
                         "resources": {"mem_limit": "1G"},
                     }
                 }
@@ -50,13 +51,14 @@ def chub(tmp_path_factory):
         assert out.returncode == 0, out.stderr
 
     site = {
+        "hub": {"staff_access_sync": 2},
         "courses": {
             "demo": {
                 "students": ["ann", "both"],
                 "tas": ["tom"],
                 "instructors": ["ines"],
             }
-        }
+        },
     }
     try:
         with running_hub(tmp, "courses", site_extra=site, before_start=apply_before_start) as hub:
@@ -314,3 +316,35 @@ def test_an_instructor_starts_and_stops_a_students_server_from_the_page(chub):
     assert chub.container_for("ann", "cv201") is None
     ines.post(f"{action}/stop", data={"_xsrf": xsrf})
     wait_for(lambda: chub.container_for("ann", "demo") is None, 120, "ann's server to stop")
+
+
+def test_a_ta_added_and_removed_gains_and_loses_the_courses_servers_at_once(chub):
+    both = chub.session("both")
+    both.start_server(server="cv201")
+    shared = "access:servers!server=both/cv201"
+    # cv201 gains a TA: apply gives her a password of her own, and the running server opens to her
+    added = chub.launcher(
+        "courses", "apply", "-f", str(course_file(chub.tmp / "t.yaml", ["both"], cv_tas=["tara"]))
+    )
+    assert (
+        added.returncode == 0
+        and "Generated the own passwords of 1 instructor(s) and TA(s) (tara)" in added.stdout
+    )
+    tara = chub.session("tara")
+    wait_for(
+        lambda: shared in tara.api("GET", "/user").json()["scopes"],
+        30,
+        "the server to be shared with tara",
+    )
+    assert tara.open_server("/user/both/cv201/lab").status_code == 200
+    # removed again: the share goes within the sync interval (2 s here, a minute by default)
+    removed = chub.launcher(
+        "courses", "apply", "-f", str(course_file(chub.tmp / "t.yaml", ["both"]))
+    )
+    assert removed.returncode == 0
+    wait_for(
+        lambda: shared not in tara.api("GET", "/user").json()["scopes"],
+        30,
+        "tara to lose the share",
+    )
+    both.stop_server(server="cv201")

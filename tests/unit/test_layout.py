@@ -21,7 +21,7 @@ FLOORS = [
         "launcher.images",
     ),
     ("launcher.settings",),
-    ("launcher.courses", "launcher.store", "launcher.signin"),
+    ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
     ("launcher.catalog",),
     ("launcher.gpu",),
     ("launcher.board", "launcher.preflight"),

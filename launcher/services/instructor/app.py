@@ -18,7 +18,7 @@ from urllib.parse import quote
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from launcher import catalog, lifecycle
+from launcher import catalog, lifecycle, staff
 from launcher.catalog import CatalogConflict
 from launcher.courses import course_server, group_name, materials_dir, memberships
 from launcher.names import server_path
@@ -116,6 +116,15 @@ class CourseHandler(Page):
             return await self.get(course_id, problems=problems)
         log.info("%s changed %s: %s", self.current_user["name"], course_id, change.line())
         saved = "; ".join(change.details) if change.details else "nothing changed"
+        if self.settings["staff_passwords_in"] is not None:  # a new TA signs in with their own
+            new = staff.ensure_for(
+                {course_id: changed},
+                self.settings["staff_passwords_in"],
+                self.settings["admins"],
+                log.info,
+            )
+            if new:
+                saved += f" ({', '.join(new)}: ask the admin for their own password)"
         return await self.get(course_id, saved=f"Saved: {saved}. New starts use it.")
 
 
@@ -187,7 +196,13 @@ class ServerHandler(Page):
         self.redirect(url_path_join(self.settings["prefix"], "c", course_id))
 
 
-def app(prefix: str, cat: catalog.Catalog, materials_root: Path, admins: Collection[str] = ()):
+def app(
+    prefix: str,
+    cat: catalog.Catalog,
+    materials_root: Path,
+    admins: Collection[str] = (),
+    staff_passwords_in: Path | None = None,
+):
     course = r"c/([a-z][a-z0-9-]{0,30})"
     return make_app(
         prefix,
@@ -199,6 +214,7 @@ def app(prefix: str, cat: catalog.Catalog, materials_root: Path, admins: Collect
         cat,
         materials_root=materials_root,
         admins=set(admins),
+        staff_passwords_in=staff_passwords_in,
     )
 
 
@@ -206,7 +222,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[launcher-courses] %(message)s")
     site = load_site()
     cat = catalog.for_site(site)
-    listen(app(service_prefix(), cat, site.data_dir() / "materials", site.admins), log)
+    data = site.data_dir()
+    passwords_in = None if site.auth.oauth else data  # class-password sites: staff's own
+    listen(app(service_prefix(), cat, data / "materials", site.admins, passwords_in), log)
 
 
 if __name__ == "__main__":
