@@ -33,15 +33,28 @@ def api_client(timeout: float) -> docker.APIClient:
     return docker.from_env(timeout=timeout).api
 
 
-def ensure_network(cli: docker.DockerClient, name: str) -> str:
-    """Create the bridge network ``name`` if it does not exist; return its gateway IP.
+#: Docker's option for a bridge network without inter-container traffic
+NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
+
+
+def ensure_network(cli: docker.DockerClient, name: str, isolated: bool = True) -> str:
+    """Create the bridge network ``name`` if it does not exist (``isolated``: its containers
+    cannot reach each other); return its gateway IP. An existing network that lets them, and
+    that no container uses, is made anew.
 
     The hub listens on that gateway so that student containers (and only they) reach its API.
     """
+    options = NO_ICC if isolated else {}
     try:
         network = cli.networks.get(name)
+        icc = (network.attrs.get("Options") or {}).get("com.docker.network.bridge.enable_icc")
+        if isolated and icc != "false" and not network.attrs.get("Containers"):
+            network.remove()
+            raise docker.errors.NotFound(name)
     except docker.errors.NotFound:
-        network = cli.networks.create(name, driver="bridge", labels={"io.launcher": "students"})
+        network = cli.networks.create(
+            name, driver="bridge", options=options, labels={"io.launcher": "students"}
+        )
         network.reload()
     configs = network.attrs.get("IPAM", {}).get("Config") or []
     for cfg in configs:

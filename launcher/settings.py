@@ -128,6 +128,14 @@ class HubSettings(_Strict):
 class DockerSettings(_Strict):
     network: str = Field("launcher", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
     prefix: str = Field("launcher", pattern=r"^[a-z][a-z0-9]{0,19}$")
+    isolate: bool = Field(
+        True,
+        description="student containers reach neither each other nor this host (but the hub)",
+    )
+    allow_host_ports: list[int] = Field(
+        default_factory=list,
+        description="ports on this host students may reach too, e.g. [3141] for a pip mirror",
+    )
     min_free_disk_gb: float = Field(
         5,
         ge=0,

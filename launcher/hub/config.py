@@ -24,6 +24,7 @@ from launcher.endpoints import (
     PAGE_SERVICE,
 )
 from launcher.gpu.broker import GpuBroker
+from launcher.hub import firewall
 from launcher.images import prepull
 from launcher.preflight import course_images, gpu_inventory
 from launcher.secrets import (
@@ -276,7 +277,9 @@ def host_facts(site: Site) -> HostFacts:
     cli_token = env_or_file(CLI_TOKEN_ENV, data / CLI_TOKEN_FILE, 32)
     metrics_token = env_or_file("LAUNCHER_METRICS_TOKEN", data / "launcher-metrics-token", 32)
     client = dockerhost.client()
-    gateway = dockerhost.ensure_network(client, site.docker.network)
+    gateway = dockerhost.ensure_network(client, site.docker.network, site.docker.isolate)
+    if site.docker.isolate:  # FirewallError: a sentence, and the hub does not start
+        isolate_students(client, site, gateway)
     cat = catalog.for_site(site)  # the spawners' and the broker's: one store connection pool
     store = cat.store
     whole = site.model_copy(update={"courses": cat.courses()})  # site file + store courses
@@ -307,6 +310,17 @@ def host_facts(site: Site) -> HostFacts:
         sorted({name for course in whole.courses.values() for name in course.members}),
         metrics_token=metrics_token.value,
         oauth=oauth,
+    )
+
+
+def isolate_students(client, site: Site, gateway: str) -> None:
+    """Keep student containers from this host's services (but the hub's API and the ports the
+    site allows) and from the metadata address (see launcher.hub.firewall)."""
+    network = client.networks.get(site.docker.network)
+    firewall.apply(
+        firewall.rules(
+            firewall.bridge_of(network.attrs), gateway, HUB_API_PORT, site.docker.allow_host_ports
+        )
     )
 
 

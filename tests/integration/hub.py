@@ -28,6 +28,7 @@ import requests
 import yaml
 
 from launcher import dockerhost, pidfiles
+from launcher.hub import firewall
 from launcher.secrets import STAFF_PASSWORDS_FILE, staff_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -373,7 +374,10 @@ def running_hub(
         for v in hub.volumes():
             v.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
-            client.networks.get(hub.network).remove()
+            network = client.networks.get(hub.network)
+            # the packet-filter rules the hub tied to this network's bridge go with it
+            firewall.remove(firewall.bridge_of(network.attrs))
+            network.remove()
 
 
 def start_hub(hub: Hub, sigint_ignored: bool = False) -> None:

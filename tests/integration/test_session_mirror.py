@@ -70,7 +70,11 @@ def mirror_hub(tmp_path_factory):
                 return s.connect_ex((gateway, port)) == 0
 
         wait_for(answers, 20, "the test pip index")
-        return {"images": {"session_pip_index_url": server["url"], "session_ca_bundle": CA_BUNDLE}}
+        return {
+            "images": {"session_pip_index_url": server["url"], "session_ca_bundle": CA_BUNDLE},
+            # the mirror runs on this host: the site lets students reach its port
+            "docker": {"allow_host_ports": [port]},
+        }
 
     try:
         with running_hub(tmp_path_factory.mktemp("mirrorhub"), "mirror", [], site) as hub:

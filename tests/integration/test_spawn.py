@@ -1,6 +1,7 @@
 """The walking skeleton end to end: real engine, real hub and proxy, the real teaching image."""
 
 import re
+import socket
 from urllib.parse import quote
 
 import pytest
@@ -205,3 +206,35 @@ def test_no_session_starts_on_a_nearly_full_disk(tmp_path):
         assert message.startswith("This server's disk is nearly full (") and "GB free of" in message
         assert "please tell the admin" in message
         assert full.container_of("student1") is None
+
+
+def test_students_reach_neither_each_other_nor_this_hosts_services(hub):
+    """The students' network: no traffic between containers, nothing on the host but the hub's
+    API, never the metadata address (a listener in one container, tries from another)."""
+    a, b = hub.session("student1"), hub.session("student3")
+    a.start_server()
+    b.start_server()
+    listener = hub.container_of("student1")
+    other = hub.container_of("student3")
+    listener.exec_run(["python", "-m", "http.server", "9999"], detach=True, user="1000:100")
+    a_ip = listener.attrs["NetworkSettings"]["Networks"][hub.network]["IPAddress"]
+    gateway = other.attrs["NetworkSettings"]["Networks"][hub.network]["Gateway"]
+    wait_for(lambda: reach(listener, "127.0.0.1", 9999), 30, "the listener in student1's container")
+    # a service of this host on the students' gateway (anything but the hub's API)
+    with socket.socket() as host_service:
+        host_service.bind((gateway, 0))
+        host_service.listen()
+        assert not reach(other, a_ip, 9999), "student3 reached student1's container"
+        assert not reach(other, gateway, host_service.getsockname()[1]), "reached the host"
+        assert reach(other, gateway, 8081), "the hub's API must stay reachable"
+    a.stop_server()
+    b.stop_server()
+
+
+def reach(container, host: str, port: int) -> bool:
+    """Whether a TCP connection from ``container`` to host:port succeeds within 3 s."""
+    code, _ = container.exec_run(
+        ["python", "-c", f"import socket; socket.create_connection(({host!r}, {port}), 3)"],
+        user="1000:100",
+    )
+    return code == 0
