@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PYTEST_ARGS ?=
+# the suite runs in this many pytest-xdist workers, a test file to each (the integration and
+# browser tiers mostly wait on containers and hubs; two workers halve the wall time on 2 cores)
+TEST_WORKERS ?= 2
 # the environment's programs first: Node.js, when set-up installed it there (ensure-node.sh)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -12,7 +15,7 @@ up: setup
 	$(VENV)/bin/launcher up $(if $(CONFIG),--config $(CONFIG))
 
 test: setup-test
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 setup:
 	bash deploy/host/setup.sh

@@ -13,7 +13,7 @@ from tests.integration.hub import IMAGE, running_hub, wait_for
 
 pytestmark = pytest.mark.integration
 
-STALL_S = 10
+STALL_S = 15
 
 
 def test_a_stalled_registry_delays_nobody_else_and_fails_with_a_sentence(tmp_path):

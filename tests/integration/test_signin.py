@@ -47,6 +47,7 @@ def test_group_claims_put_a_student_in_their_course(campus_hub):
         ("mallory", PASSWORD, 403, "you are not on the roster of any course on this hub"),
         ("eve", PASSWORD, 403, "this hub is only for members of campus"),
     ],
+    ids=["wrong-password", "in-no-course", "outside-allowed-groups"],  # the password is random
 )
 def test_refusals_are_sentences(campus_hub, username, password, status, sentence):
     session = HubSession(campus_hub)
