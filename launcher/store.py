@@ -10,6 +10,7 @@ its end and the reason, so quota use is a sum over rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 metadata = MetaData()
 
@@ -189,12 +191,52 @@ class StoreUnavailable(RuntimeError):
     """The store's database cannot be opened."""
 
 
+#: seconds a call may wait for the database: to connect, for a lock, for a statement (a
+#: database that does not answer makes calls fail in seconds, never hang)
+DB_TIMEOUT_S = 10
+
+
+def bounded_engine(url: str) -> Engine:
+    """An engine whose every wait is bounded by :data:`DB_TIMEOUT_S`, and which checks a
+    pooled connection before using it (a restarted database is reconnected to)."""
+    connect_args: dict = {}
+    if url.startswith("sqlite"):
+        connect_args = {"timeout": DB_TIMEOUT_S}
+    elif url.startswith("postgresql"):
+        connect_args = {
+            "connect_timeout": DB_TIMEOUT_S,
+            "options": f"-c statement_timeout={DB_TIMEOUT_S * 1000}",
+            # a server that stops answering mid-call: the socket gives up too
+            "keepalives": 1,
+            "keepalives_idle": DB_TIMEOUT_S,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "tcp_user_timeout": DB_TIMEOUT_S * 1000,
+        }
+    return create_engine(
+        url, future=True, pool_pre_ping=True, pool_timeout=DB_TIMEOUT_S, connect_args=connect_args
+    )
+
+
+async def off_loop(call, *args, timeout: float = DB_TIMEOUT_S + 2):
+    """``call(*args)`` on a thread, for code on an event loop: the loop goes on meanwhile, and
+    a database that does not answer at all (a frozen server keeps TCP alive, so no socket time
+    limit fires) fails the call after ``timeout`` seconds with ``sqlalchemy.exc.TimeoutError``
+    (the thread is left to finish when the database answers again)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(call, *args), timeout)
+    except TimeoutError:
+        raise SATimeoutError(f"the launcher's store did not answer within {timeout:g} s") from None
+
+
 class Store:
-    """Thin, synchronous access to the tables (calls take milliseconds)."""
+    """Thin, synchronous access to the tables (calls take milliseconds; a database that does
+    not answer makes them fail within :data:`DB_TIMEOUT_S` seconds). The hub calls them off
+    its event loop."""
 
     def __init__(self, url: str, engine: Engine | None = None):
         self.url = url
-        self.engine = engine or create_engine(url, future=True)
+        self.engine = engine or bounded_engine(url)
         try:
             metadata.create_all(self.engine)
         except OperationalError as exc:

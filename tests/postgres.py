@@ -10,10 +10,37 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+#: URL -> data directory of each running test server (to find its processes)
+DATA_DIRS: dict[str, Path] = {}
+
+
+def server_pids(url: str) -> list[int]:
+    """The postmaster of the test server at ``url`` and every process below it."""
+    from tests.processes import descendants
+
+    postmaster = int((DATA_DIRS[url] / "postmaster.pid").read_text().split()[0])
+    return [postmaster, *descendants(postmaster)]
+
+
+@contextlib.contextmanager
+def frozen(url: str):
+    """The server at ``url`` stops answering (SIGSTOP: connections stay open, nothing comes
+    back), until the block ends (SIGCONT)."""
+    pids = server_pids(url)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def _bin(name: str) -> str:
@@ -50,9 +77,12 @@ def postgres_server():
         check=True,
         capture_output=True,
     )
+    url = f"postgresql+psycopg://launcher@127.0.0.1:{port}/postgres"
+    DATA_DIRS[url] = data
     try:
-        yield f"postgresql+psycopg://launcher@127.0.0.1:{port}/postgres"
+        yield url
     finally:
+        DATA_DIRS.pop(url, None)
         subprocess.run(
             _as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
             capture_output=True,

@@ -21,7 +21,7 @@ from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
 from launcher.gpu.inventory import Unit
 from launcher.gpu.quota import Quota, period_bounds, quota_refusal, use
 from launcher.settings import Course
-from launcher.store import Allocation, Store, utcnow
+from launcher.store import Allocation, Store, off_loop, utcnow
 
 
 def _holdings(active: list[Allocation]) -> list[Holding]:
@@ -97,21 +97,26 @@ class GpuBroker:
 
     # --- reading ---
 
-    def holdings(self) -> list[Holding]:
-        return _holdings(self.store.active())
+    async def _db(self, call, *args):
+        """A store call, off the event loop (the hub's other requests go on while the
+        database answers; one that does not answer fails the call in seconds)."""
+        return await off_loop(call, *args)
+
+    async def holdings(self) -> list[Holding]:
+        return _holdings(await self._db(self.store.active))
 
     def queue(self) -> list[tuple[str, str]]:
         return [(w.username, w.course) for w in self._queue]
 
     # --- admitting and acquiring ---
 
-    def admit(self, username: str, course: str, rules: CourseRules) -> Grant | None:
+    async def admit(self, username: str, course: str, rules: CourseRules) -> Grant | None:
         """Before anything is downloaded or held: raises GpuRefusal (a sentence) when the
         student's quota is spent; returns a CPU-only grant where the course falls back to
         the CPU instead; None when the start may go on to :meth:`acquire`."""
         if rules.policy.per_student <= 0:
             return None
-        refusal = self._quota_refusal(username, course, rules)
+        refusal = await self._quota_refusal(username, course, rules)
         if refusal:
             return self._fallback_or_raise(rules.policy, refusal, status=429, reason="quota")
         return None
@@ -133,7 +138,7 @@ class GpuBroker:
             return Grant([])
         units = [u for u in self.units if allowed is None or allowed(u)]
         async with self._lock:
-            active = self.store.active()
+            active = await self._db(self.store.active)
             mine = [
                 a
                 for a in active
@@ -141,12 +146,14 @@ class GpuBroker:
             ]
             if mine:  # already holds its units (a retried or re-attached spawn)
                 return Grant([a.unit_uuid for a in mine])
-            refusal = self._quota_refusal(username, course, rules)
+            refusal = await self._quota_refusal(username, course, rules)
             if refusal:
                 return self._fallback_or_raise(policy, refusal, status=429, reason="quota")
             result = choose(units, _holdings(active), policy, course)
             if isinstance(result, list):
-                self.store.add(result, username, course, server, container, self.clock())
+                await self._db(
+                    self.store.add, result, username, course, server, container, self.clock()
+                )
                 return Grant(result)
             sentence = self._shortage_sentence(course, rules, result)
             if policy.cpu_fallback or self.when_full == "refuse" or result.reason == "no_units":
@@ -160,7 +167,9 @@ class GpuBroker:
                 units,
                 asyncio.get_running_loop().create_future(),
             )
-            waiter.entry = self.store.enqueue(username, course, server, self.clock())
+            waiter.entry = await self._db(
+                self.store.enqueue, username, course, server, self.clock()
+            )
             self._queue.append(waiter)
         return await self._wait(waiter, on_wait, sentence)
 
@@ -195,15 +204,15 @@ class GpuBroker:
             raise
         finally:
             if waiter in self._queue:
-                self._leave_queue(waiter)
+                await self._leave_queue(waiter)
                 self._notify_moved()
 
     def _position_of(self, waiter: _Waiter) -> int:
         return self._queue.index(waiter) + 1 if waiter in self._queue else 0
 
-    def _leave_queue(self, waiter: _Waiter) -> None:
+    async def _leave_queue(self, waiter: _Waiter) -> None:
         self._queue.remove(waiter)
-        self.store.dequeue(waiter.entry)
+        await self._db(self.store.dequeue, waiter.entry)
 
     def _notify_moved(self) -> None:
         for w in self._queue:
@@ -214,13 +223,14 @@ class GpuBroker:
         if not self._queue:
             return
         async with self._lock:
-            holdings = self.holdings()
+            holdings = await self.holdings()
             for waiter in list(self._queue):
                 if waiter.future.done():
                     continue
                 result = choose(waiter.units, holdings, waiter.rules.policy, waiter.course)
                 if isinstance(result, list):
-                    self.store.add(
+                    await self._db(
+                        self.store.add,
                         result,
                         waiter.username,
                         waiter.course,
@@ -231,7 +241,7 @@ class GpuBroker:
                     holdings += [
                         Holding(u, waiter.username, waiter.course, waiter.server) for u in result
                     ]
-                    self._leave_queue(waiter)
+                    await self._leave_queue(waiter)
                     waiter.future.set_result(Grant(result))
             self._notify_moved()
 
@@ -243,7 +253,7 @@ class GpuBroker:
         The queue is served even when nothing was left to end here: another process (the
         culler) may have ended the allocation in the store just before it stopped the server.
         """
-        freed = self.store.end_server(username, server, reason, self.clock())
+        freed = await self._db(self.store.end_server, username, server, reason, self.clock())
         await self._dispatch()
         return freed
 
@@ -251,20 +261,20 @@ class GpuBroker:
         """End every allocation ``alive`` says has no container any more, and serve the
         queue with what that frees (the hub's periodic reconciliation)."""
         async with self._lock:
-            gone = self.store.end_vanished(alive, self.clock())
+            gone = await self._db(self.store.end_vanished, alive, self.clock())
         if gone:
             await self._dispatch()
         return gone
 
     # --- sentences ---
 
-    def _quota_refusal(self, username: str, course: str, rules: CourseRules) -> str | None:
+    async def _quota_refusal(self, username: str, course: str, rules: CourseRules) -> str | None:
         quota = rules.quota
         if quota.gpu_hours is None:
             return None
         now = self.clock()
         start, _ = period_bounds(quota.period, now)
-        spent = use(quota, *self.store.usage(username, course, start), now)
+        spent = use(quota, *await self._db(self.store.usage, username, course, start), now)
         return quota_refusal(quota, spent.used, spent.granted, now, course, rules.contact)
 
     def _shortage_sentence(self, course: str, rules: CourseRules, shortage: Shortage) -> str:

@@ -25,12 +25,14 @@ from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.github import GitHubOAuthenticator
+from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 from traitlets import Dict, Set, Unicode, default
 
 from launcher import catalog
 from launcher.courses import STAFF, hub_groups, memberships
 from launcher.secrets import staff_passwords
+from launcher.store import off_loop
 
 
 def _is_course_group(name: str) -> bool:
@@ -70,8 +72,19 @@ class CourseMembershipMixin(Authenticator):
     def _default_manage_groups(self):
         return True
 
-    def _memberships(self, username: str, idp_groups) -> dict[str, str]:
-        found = catalog.shared(self.courses, self.store_url).courses()
+    async def _memberships(self, username: str, idp_groups) -> dict[str, str]:
+        """Course id -> role, from the catalog read off the event loop; a store that does not
+        answer is a sentence (HTTP 503), never a frozen hub."""
+        shared = catalog.shared(self.courses, self.store_url)
+        try:
+            found = await off_loop(shared.courses)
+        except SQLAlchemyError as exc:
+            self.log.error("The launcher's store failed at a sign-in: %s", exc)
+            raise web.HTTPError(
+                503,
+                "The launcher's database does not answer right now, so the hub cannot check "
+                "your courses. Try again in a minute; if it keeps failing, tell the admin.",
+            ) from None
         return memberships(found, username, idp_groups)
 
     async def idp_allows(self, username: str, authentication: dict) -> bool:
@@ -98,7 +111,7 @@ class CourseMembershipMixin(Authenticator):
                 f"You are signed in as {username}, but not as a member of an organisation "
                 "this hub admits. Ask your instructor to invite you.",
             )
-        if not self._memberships(username, idp):
+        if not await self._memberships(username, idp):
             raise web.HTTPError(
                 403,
                 f"You are signed in as {username}, but you are not on the roster of any course "
@@ -106,9 +119,9 @@ class CourseMembershipMixin(Authenticator):
             )
         return True
 
-    def _with_course_groups(self, model: dict) -> dict:
+    async def _with_course_groups(self, model: dict) -> dict:
         idp = [g for g in model.get("groups") or [] if not _is_course_group(g)]
-        course_groups = hub_groups(self._memberships(model["name"], idp))
+        course_groups = hub_groups(await self._memberships(model["name"], idp))
         return {**model, "groups": sorted(set(idp) | set(course_groups))}
 
     async def authenticate(self, handler, data):
@@ -117,18 +130,18 @@ class CourseMembershipMixin(Authenticator):
             return None
         if isinstance(model, str):
             model = {"name": model}
-        return self._with_course_groups(model)
+        return await self._with_course_groups(model)
 
     async def refresh_user(self, user, handler=None, **kwargs):
         """Re-read the catalog: new course groups, or a logout for someone in no course. (The
         identity provider's groups are those of the last sign-in.)"""
         idp = [g.name for g in user.groups if not _is_course_group(g.name)]
         if user.name in self.admin_users or user.admin:
-            return self._with_course_groups({"name": user.name, "groups": idp})
-        if not self._memberships(user.name, idp):
+            return await self._with_course_groups({"name": user.name, "groups": idp})
+        if not await self._memberships(user.name, idp):
             self.log.info("%s is in no course any more: asking for a new login", user.name)
             return False
-        return self._with_course_groups({"name": user.name, "groups": idp})
+        return await self._with_course_groups({"name": user.name, "groups": idp})
 
 
 class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthenticator):
@@ -144,18 +157,15 @@ class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthentic
         ``tas`` who has none, e.g. ``/var/lib/launcher/staff-passwords.json``.""",
     )
 
-    def _is_staff(self, username: str) -> bool:
-        courses = catalog.shared(self.courses, self.store_url).courses()
-        return any(role in STAFF for role in memberships(courses, username).values())
-
     async def authenticate(self, handler, data):
         username = self.normalize_username(data["username"])
-        if username in self.admin_users or not self._is_staff(username):
+        roles = (await self._memberships(username, [])).values()
+        if username in self.admin_users or not any(role in STAFF for role in roles):
             return await super().authenticate(handler, data)
         own = self.staff_passwords_file and staff_passwords(Path(self.staff_passwords_file))
         own = (own or {}).get(username)
         if own and compare_digest(data["password"], own):
-            return self._with_course_groups({"name": username, "admin": False, "groups": []})
+            return await self._with_course_groups({"name": username, "admin": False, "groups": []})
         if self.user_password and compare_digest(data["password"], self.user_password):
             raise web.HTTPError(
                 403,

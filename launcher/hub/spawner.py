@@ -23,6 +23,7 @@ from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import object_session
 from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, default
 
@@ -38,7 +39,7 @@ from launcher.images.matrix import tag_for_image
 from launcher.images.pull import PullError, pull, stalled
 from launcher.images.refs import resolve as resolve_image
 from launcher.settings import Course
-from launcher.store import utcnow
+from launcher.store import off_loop, utcnow
 
 STATE_VERSION = 1
 
@@ -274,17 +275,36 @@ class CourseSpawner(DockerSpawner):
 
     async def _start(self):
         self._image_info = None
-        course_id, course, role = self._course()
+        try:
+            return await self._start_steps()
+        except SQLAlchemyError as exc:  # the store does not answer: a sentence, nothing held
+            self.log.error(
+                "The launcher's store failed during the start of %s: %s", self._log_name, exc
+            )
+            raise SpawnException(
+                "The launcher's database does not answer right now, so your server cannot "
+                "start. Try again in a minute; if it keeps failing, tell the admin.",
+                reason="store_unavailable",
+                status_code=503,
+            ) from None
+
+    async def _start_steps(self):
+        course_id, course, role = await off_loop(self._course)
         self._emit(5, f"Preparing your {course.title} environment")
         self._apply_course(course_id, course, role)
         # the one decision of this server's course: the culler and the service pages read it
-        self.catalog.store.server_started(
-            self.user.name, self.name, course_id, self.object_name, utcnow()
+        await off_loop(
+            self.catalog.store.server_started,
+            self.user.name,
+            self.name,
+            course_id,
+            self.object_name,
+            utcnow(),
         )
         self.share_with_staff(course_id, course)
         rules = CourseRules.of(course)
         await self._refuse_a_full_disk()
-        cpu_only = self._admit(course_id, rules)
+        cpu_only = await self._admit(course_id, rules)
         await self._image_ready()
         if cpu_only is not None:
             self._use_grant(cpu_only)
@@ -299,21 +319,27 @@ class CourseSpawner(DockerSpawner):
         return ip_port
 
     def _record_spawn(self, began, clock: float, failure: BaseException | None) -> None:
-        """One row of the spawn-duration histogram (the dashboard's /metrics)."""
+        """One row of the spawn-duration histogram (the dashboard's /metrics), written off the
+        event loop; a timing that cannot be written is logged, never breaks a start."""
         seconds = asyncio.get_running_loop().time() - clock
         reason = (getattr(failure, "reason", None) or type(failure).__name__) if failure else ""
-        try:
-            self.catalog.store.record_spawn(
-                self.user.name,
-                self.course_id or self.name,
-                self.name,
-                began,
-                seconds,
-                "failed" if failure else "ready",
-                str(reason)[:64],
-            )
-        except Exception:  # a timing must never break a start
-            self.log.exception("Could not record the start of %s", self._log_name)
+        row = (
+            self.user.name,
+            self.course_id or self.name,
+            self.name,
+            began,
+            seconds,
+            "failed" if failure else "ready",
+            str(reason)[:64],
+        )
+
+        def write():
+            try:
+                self.catalog.store.record_spawn(*row)
+            except Exception as exc:  # noqa: BLE001
+                self.log.warning("Could not record the start of %s: %s", self._log_name, exc)
+
+        asyncio.get_running_loop().run_in_executor(None, write)
 
     def share_with_staff(self, course_id: str, course: Course) -> None:
         """This server opens for its course's TAs and instructors (the rosters', and the
@@ -375,11 +401,11 @@ class CourseSpawner(DockerSpawner):
                 status_code=503,
             )
 
-    def _admit(self, course_id: str, rules: CourseRules) -> Grant | None:
+    async def _admit(self, course_id: str, rules: CourseRules) -> Grant | None:
         """The quota, before anything is downloaded or held: a sentence when it is spent (or
         the CPU-only grant of a course that falls back to the CPU)."""
         try:
-            return self.broker.admit(self.user.name, course_id, rules)
+            return await self.broker.admit(self.user.name, course_id, rules)
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
 
@@ -449,17 +475,37 @@ class CourseSpawner(DockerSpawner):
         """Release the server's GPUs after every stop: asked for, or found dead by poll().
 
         (JupyterHub does not call stop() for a server whose container already died, but it
-        always runs the post-stop hook.)
+        always runs the post-stop hook.) While the store does not answer, the stop does not
+        wait: the release is retried in the background, and the hub's reconciliation frees
+        whatever is left once the store answers again, so no GPU stays held.
         """
         try:
-            self.catalog.store.server_stopped(self.user.name, self.name)
-            freed = await self.broker.release(self.user.name, self.name, "stopped")
-            if freed:
-                self.log.info("Released %d GPU unit(s) of %s", freed, self._log_name)
+            if not await self._release():
+                asyncio.ensure_future(self._release_later())
         finally:
             result = super().run_post_stop_hook()
             if asyncio.iscoroutine(result):
                 await result
+
+    async def _release(self) -> bool:
+        """Forget the server's course and free its GPUs; False when the store did not answer."""
+        try:
+            await off_loop(self.catalog.store.server_stopped, self.user.name, self.name)
+            freed = await self.broker.release(self.user.name, self.name, "stopped")
+        except SQLAlchemyError as exc:
+            self.log.warning("Could not free the GPUs of %s yet: %s", self._log_name, exc)
+            return False
+        if freed:
+            self.log.info("Released %d GPU unit(s) of %s", freed, self._log_name)
+        return True
+
+    async def _release_later(self, attempts: int = 5, wait: float = 10) -> None:
+        for _ in range(attempts):
+            await asyncio.sleep(wait)
+            if self.active:  # started again: what it holds now is the new start's
+                return
+            if await self._release():
+                return
 
     def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         self.course_id = course_id

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import requests
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
+from sqlalchemy.exc import SQLAlchemyError
 from tornado import ioloop, web
 
 from launcher import catalog
@@ -35,6 +36,8 @@ DEFAULT_ERRORS = {
     403: "You do not have access to this page.",
     404: "There is no such page.",
     405: "That action is not possible on this page.",
+    503: "The launcher's database does not answer right now; this page comes back when it "
+    "does. Try again in a minute; if it keeps failing, tell the admin.",
 }
 
 
@@ -122,6 +125,9 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
         """Every error is a sentence, never a traceback: the handler's own (its HTTPError's
         message), else the default one for the status; :meth:`show_error` renders it."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SQLAlchemyError):  # the store does not answer (it says so in 10 s)
+            status_code = 503
+            self.set_status(status_code)
         message = getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(
             status_code, "Something went wrong on the server; please tell the admin."
         )

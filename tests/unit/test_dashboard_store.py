@@ -23,6 +23,7 @@ from launcher.settings import (
     parse_site,
 )
 from launcher.store import Sample, Store
+from tests.asyncpoll import until
 from tests.unit.test_hubconfig import FACTS
 
 T0 = datetime(2026, 11, 25, 10, 0)
@@ -122,8 +123,7 @@ def test_the_store_shows_the_queue_and_a_stop_by_another_process_wakes_it(store)
         dl = CourseRules(GpuPolicy(per_student=1))
         await broker.acquire("ann", "dl", dl)
         waiting = asyncio.create_task(broker.acquire("bob", "dl", dl, container="c_bob"))
-        await asyncio.sleep(0)
-        assert [q["username"] for q in store.queued()] == ["bob"]
+        await until(lambda: [q["username"] for q in store.queued()] == ["bob"], what="bob queued")
         # the culler ends ann's allocation in the store, then the hub stops her server: the
         # post-stop release finds nothing left to end, and must still serve the queue
         store.end_server("ann", "", "gpu_idle", T0)
@@ -132,8 +132,7 @@ def test_the_store_shows_the_queue_and_a_stop_by_another_process_wakes_it(store)
         assert store.queued() == []
         # a start that gives up while queued leaves the store's queue too
         late = asyncio.create_task(broker.acquire("cat", "dl", dl))
-        await asyncio.sleep(0)
-        assert [q["username"] for q in store.queued()] == ["cat"]
+        await until(lambda: [q["username"] for q in store.queued()] == ["cat"], what="cat queued")
         late.cancel()
         with pytest.raises(asyncio.CancelledError):
             await late

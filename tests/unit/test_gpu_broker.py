@@ -15,6 +15,7 @@ from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal
 from launcher.gpu.inventory import from_declared
 from launcher.gpu.quota import Quota, period_bounds, use
 from launcher.store import Store
+from tests.asyncpoll import until
 
 UNITS = from_declared([{"index": i, "uuid": f"GPU-{i}"} for i in range(4)])
 POLICIES = {
@@ -135,17 +136,17 @@ def test_queue_is_fifo_shows_positions_and_wakes_on_release(tmp_path):
         first = asyncio.create_task(
             broker.acquire("q1", "ex", RULES["ex"], on_wait=lambda p, n: seen["q1"].append((p, n)))
         )
-        await asyncio.sleep(0)
+        await until(lambda: seen["q1"], what="q1 to queue")
         second = asyncio.create_task(
             broker.acquire("q2", "ex", RULES["ex"], on_wait=lambda p, n: seen["q2"].append((p, n)))
         )
-        await asyncio.sleep(0)
+        await until(lambda: seen["q2"], what="q2 to queue")
         assert broker.queue() == [("q1", "ex"), ("q2", "ex")]
         assert seen["q1"][0] == (1, 1) and seen["q2"][0] == (2, 2)
         await broker.release("u2")
         assert (await asyncio.wait_for(first, 5)).units == ["GPU-2"]
-        await asyncio.sleep(0)
-        assert not second.done() and seen["q2"][-1] == (1, 1)  # moved up
+        await until(lambda: seen["q2"][-1] == (1, 1), what="q2 to move up")
+        assert not second.done()
         second.cancel()
         with pytest.raises(asyncio.CancelledError):
             await second

@@ -140,7 +140,7 @@ def oidc(tmp_path):
 def check(auth, name, groups, admin=None):
     model = {"name": name, "groups": groups, "admin": admin, "auth_state": {}}
     allowed = asyncio.run(auth.check_allowed(name, model))
-    return allowed, auth._with_course_groups(model)["groups"]
+    return allowed, asyncio.run(auth._with_course_groups(model))["groups"]
 
 
 @pytest.mark.parametrize(
