@@ -267,7 +267,7 @@ def test_a_container_holding_a_gpu_the_ledger_gives_to_someone_else_is_stopped(g
     try:
         wait_for(lambda: stray.reload() or stray.status != "running", 40, "the stray to stop")
         line = f"Container {stray.name} holds GPU {unit}, which the ledger gives to {owner.name}"
-        assert line in gpu_hub.log()
+        wait_for(lambda: line in gpu_hub.log(), 20, "the hub to report the stray")
         owner.reload()
         assert owner.status == "running" and holders(gpu_hub)["g1"] == unit
     finally:
