@@ -301,21 +301,16 @@ class Store:
     def end_server(self, username: str, server: str, reason: str, at: datetime) -> int:
         """End every active allocation of one server (its container is gone); the reason is
         the one noted by whoever asked for the stop, else ``reason``. Returns how many."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(allocations)
-                .where(
-                    allocations.c.username == username,
-                    allocations.c.server == server,
-                    allocations.c.ended_at.is_(None),
-                )
-                .values(ended_at=at, end_reason=func.coalesce(allocations.c.end_reason, reason))
-            )
-            return result.rowcount
+        reason_now = func.coalesce(allocations.c.end_reason, reason)
+        return self._update_server(username, server, ended_at=at, end_reason=reason_now)
 
     def note_stop_reason(self, username: str, server: str, reason: str) -> int:
         """Why a server's allocations will end (the culler, an admin), before its stop: they
         stay held until its container is gone, and then end with this reason."""
+        return self._update_server(username, server, end_reason=reason)
+
+    def _update_server(self, username: str, server: str, **values) -> int:
+        """Set ``values`` on one server's active allocations; returns how many."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(allocations)
@@ -324,7 +319,7 @@ class Store:
                     allocations.c.server == server,
                     allocations.c.ended_at.is_(None),
                 )
-                .values(end_reason=reason)
+                .values(**values)
             )
             return result.rowcount
 

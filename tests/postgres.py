@@ -20,6 +20,18 @@ from pathlib import Path
 DATA_DIRS: dict[str, Path] = {}
 
 
+def fresh(url: str) -> str:
+    """``url``, its launcher tables dropped (each test starts from an empty store)."""
+    from sqlalchemy import create_engine
+
+    from launcher.store import metadata
+
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
 def server_pids(url: str) -> list[int]:
     """The postmaster of the test server at ``url`` and every process below it."""
     from tests.processes import descendants

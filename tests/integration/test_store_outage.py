@@ -7,21 +7,13 @@ import os
 import time
 
 import pytest
-from sqlalchemy import create_engine
 
-from launcher.store import Store, metadata
+from launcher.store import Store
 from tests.integration.hub import running_hub, wait_for
 from tests.integration.test_gpus import FAKES
-from tests.postgres import frozen
+from tests.postgres import fresh, frozen
 
 pytestmark = pytest.mark.integration
-
-
-def fresh(url: str) -> str:
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-    return url
 
 
 def pending(session) -> bool:

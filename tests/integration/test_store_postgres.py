@@ -5,19 +5,12 @@ import asyncio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
 
-from launcher.store import Store, metadata
+from launcher.store import Store
+from tests.postgres import fresh
 from tests.unit.test_gpu_broker import ops, run_steps, with_examples
 
 pytestmark = pytest.mark.integration
-
-
-def fresh(url: str) -> str:
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-    return url
 
 
 @settings(
