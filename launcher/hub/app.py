@@ -7,13 +7,14 @@ configured by the site file.
 
 from __future__ import annotations
 
+import docker
 from jupyterhub.app import JupyterHub
 from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Integer, Unicode
 
-from launcher import dockerhost
 from launcher.gpu.broker import GpuBroker
 from launcher.hub.reconcile import reconcile
+from launcher.store import off_loop
 
 
 class LauncherHub(JupyterHub):
@@ -51,6 +52,8 @@ class LauncherHub(JupyterHub):
         to, within this time), e.g. 60.""",
     )
 
+    _docker = None  # the engine, for the reconciliation
+
     async def start(self):
         await super().start()
         if self.gpu_broker is not None and self.gpu_broker.units and self.gpu_reconcile_interval:
@@ -62,9 +65,9 @@ class LauncherHub(JupyterHub):
             self._periodic_callbacks["launcher_staff_shares"] = callback
             callback.start()
 
-    def share_with_staff(self) -> None:
+    async def share_with_staff(self) -> None:
         """Every running server shared with its course's staff of now (see
-        CourseSpawner.share_with_staff)."""
+        CourseSpawner.share_with_staff); the catalog is read off the event loop."""
         running = [
             s
             for user in self.users.values()
@@ -74,7 +77,7 @@ class LauncherHub(JupyterHub):
         if not running:
             return
         try:
-            courses = running[0].catalog.courses()
+            courses = await off_loop(running[0].catalog.courses)
             for spawner in running:
                 if spawner.course_id in courses:
                     spawner.share_with_staff(spawner.course_id, courses[spawner.course_id])
@@ -89,8 +92,10 @@ class LauncherHub(JupyterHub):
             if spawner.pending == "spawn"
         }
         try:
+            if self._docker is None:  # no call to the engine here: the rounds make them
+                self._docker = docker.from_env(timeout=30)
             vanished, strays = await reconcile(
-                self.gpu_broker, dockerhost.client(timeout=30), self.container_prefix, starting
+                self.gpu_broker, self._docker, self.container_prefix, starting
             )
         except Exception as exc:  # the engine or the store is away: the next round tries again
             self.log.warning("Could not compare the GPU ledger with the engine: %s", exc)

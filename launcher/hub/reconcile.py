@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import docker.errors
 
 from launcher.gpu.broker import GpuBroker
-from launcher.store import Allocation
+from launcher.store import Allocation, off_loop
 
 #: seconds a stray container gets to stop before it is killed
 STOP_TIMEOUT = 10
@@ -76,7 +76,7 @@ async def reconcile(
     vanished = await broker.reconcile(
         lambda a: a.container in containers or (a.username, a.server) in pending
     )
-    found = strays(containers, broker.store.active())
+    found = strays(containers, await off_loop(broker.store.active))
     for name in dict.fromkeys(s.container for s in found):
         await asyncio.to_thread(_stop, client, name)
     return vanished, found
