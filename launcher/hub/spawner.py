@@ -595,7 +595,7 @@ class CourseSpawner(DockerSpawner):
         def download():
             api = dockerhost.api_client(self.pull_stall_timeout)
             try:
-                return pull(api, image, report, interval=0.5)
+                return pull(api, image, report, stall_timeout=self.pull_stall_timeout)
             finally:
                 api.close()
 
