@@ -111,6 +111,13 @@ def main() -> int:
     except (OSError, subprocess.SubprocessError) as exc:
         failures.append(f"jupyterhub-singleuser --version failed: {exc!r}")
 
+    # every student's start stays cheap: no grammar built at import (see the Dockerfile)
+    import importlib.util
+
+    for slow in ("rfc3987_syntax", "lark"):
+        if importlib.util.find_spec(slow) is not None:
+            failures.append(f"{slow} is installed: it costs every JupyterLab start a second")
+
     # JupyterLab really starts and serves its page
     lab_error = jupyterlab_starts()
     if lab_error:
