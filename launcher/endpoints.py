@@ -13,4 +13,6 @@ DASHBOARD_SERVICE = "dashboard"
 #: Prometheus scrapes the dashboard's /metrics with the token of this service, whose only
 #: scope is the custom one below (an admin's own token works too)
 METRICS_SERVICE = "launcher-metrics"
+#: the hub's own token for resuming the starts a previous hub left unfinished (in memory only)
+RESUME_SERVICE = "launcher-resume"
 METRICS_SCOPE = "custom:launcher:read-metrics"

@@ -106,6 +106,13 @@ class HubSettings(_Strict):
         description="seconds within which a TA added to or removed from a course gains or "
         "loses its running servers",
     )
+    concurrent_starts: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="container starts admitted at once when a class starts together, the "
+        "others wait in line (0: one per CPU core of this host)",
+    )
 
     @field_validator("url")
     @classmethod

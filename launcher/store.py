@@ -123,6 +123,18 @@ spawn_queue = Table(
     Column("since", DateTime(timezone=False), nullable=False),
 )
 
+#: the starts under way, from the student's request to a ready server or a failure: a start
+#: the hub did not finish (it was stopped or restarted) is resumed by the next hub, in the
+#: order the students asked, and keeps its place in the GPU queue and the start line
+starts = Table(
+    "starts",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server", String(255), primary_key=True),  # "" for the default server
+    Column("course", String(64), nullable=False),
+    Column("since", DateTime(timezone=False), nullable=False),
+)
+
 #: every start's outcome and duration, from the request to a ready server (or the failure)
 spawn_log = Table(
     "spawn_log",
@@ -485,7 +497,36 @@ class Store:
     def queued(self) -> list[dict]:
         """The queue in FIFO order: username, course, server, since."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(spawn_queue).order_by(spawn_queue.c.id))
+            rows = conn.execute(select(spawn_queue).order_by(spawn_queue.c.since, spawn_queue.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    # --- starts under way (resumed by the next hub) ---
+
+    def start_asked(self, username: str, server: str, course: str, at: datetime) -> datetime:
+        """Record a start; returns when it was first asked for: ``at``, or the time of the
+        same server's start that a hub restart interrupted (it keeps its place)."""
+        key = (starts.c.username == username) & (starts.c.server == server)
+        with self.engine.begin() as conn:
+            since = conn.execute(select(starts.c.since).where(key)).scalar()
+            if since is not None:
+                conn.execute(update(starts).where(key).values(course=course))
+                return since
+            conn.execute(
+                insert(starts).values(username=username, server=server, course=course, since=at)
+            )
+            return at
+
+    def start_over(self, username: str, server: str) -> None:
+        """The start is over: ready, or failed with a sentence."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(starts).where((starts.c.username == username) & (starts.c.server == server))
+            )
+
+    def starts_left(self) -> list[dict]:
+        """The starts a hub left unfinished, oldest first: username, server, course, since."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(starts).order_by(starts.c.since))
             return [dict(row._mapping) for row in rows]
 
     # --- spawn timings ---

@@ -13,8 +13,10 @@ sentence.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
@@ -70,6 +72,7 @@ class _Waiter:
     future: asyncio.Future
     moved: asyncio.Event = field(default_factory=asyncio.Event)
     entry: int = 0  # its row in the store's copy of the queue (seen by the dashboard)
+    since: datetime | None = None  # when the student asked: its place in the queue
 
 
 class GpuBroker:
@@ -130,9 +133,12 @@ class GpuBroker:
         container: str = "",
         on_wait: Callable[[int, int], None] | None = None,
         allowed: Callable[[Unit], bool] | None = None,
+        since: datetime | None = None,
     ) -> Grant:
         """Units for one server; may wait in the queue. Raises GpuRefusal with a sentence.
-        ``allowed``: only units it says yes to (those the course image runs on)."""
+        ``allowed``: only units it says yes to (those the course image runs on); ``since``:
+        when the student asked, their place in the queue (a start that a hub restart
+        interrupted comes back with its first request's time and goes ahead of later ones)."""
         policy = rules.policy
         if policy.per_student <= 0:
             return Grant([])
@@ -166,11 +172,12 @@ class GpuBroker:
                 rules,
                 units,
                 asyncio.get_running_loop().create_future(),
+                since=since or self.clock(),
             )
             waiter.entry = await self._db(
-                self.store.enqueue, username, course, server, self.clock()
+                self.store.enqueue, username, course, server, waiter.since
             )
-            self._queue.append(waiter)
+            bisect.insort(self._queue, waiter, key=lambda w: w.since)
         return await self._wait(waiter, on_wait, sentence)
 
     async def _wait(self, waiter: _Waiter, on_wait, sentence: str) -> Grant:

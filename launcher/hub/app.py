@@ -7,14 +7,18 @@ configured by the site file.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import quote
+
 import docker
 from jupyterhub.app import JupyterHub
+from tornado.httpclient import AsyncHTTPClient
 from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Integer, Unicode
 
 from launcher.gpu.broker import GpuBroker
 from launcher.hub.reconcile import reconcile
-from launcher.store import off_loop
+from launcher.store import Store, off_loop, utcnow
 
 
 class LauncherHub(JupyterHub):
@@ -52,10 +56,34 @@ class LauncherHub(JupyterHub):
         to, within this time), e.g. 60.""",
     )
 
+    store_url = Unicode(
+        "",
+        config=True,
+        help="""SQLAlchemy URL of the launcher's store (``CourseSpawner.store_url``), whose
+        ``starts`` table lists the starts a previous run of the hub left unfinished, e.g.
+        ``sqlite:////var/lib/launcher/launcher.sqlite``; empty: nothing to resume.""",
+    )
+
+    resume_token = Unicode(
+        "",
+        config=True,
+        help="""The API token of the hub's ``launcher-resume`` service (scope ``servers``),
+        with which the hub asks itself to resume the unfinished starts; new at each start.""",
+    )
+
+    resume_within = Integer(
+        900,
+        config=True,
+        help="""Seconds an unfinished start stays worth resuming, e.g. 900: a start asked for
+        longer ago than this before the hub came back is dropped (its student starts again
+        by hand), so that a hub down for hours does not start servers nobody waits for.""",
+    )
+
     _docker = None  # the engine, for the reconciliation
 
     async def start(self):
         await super().start()
+        await self.resume_starts()
         if self.gpu_broker is not None and self.gpu_broker.units and self.gpu_reconcile_interval:
             callback = PeriodicCallback(self.reconcile_gpus, 1000 * self.gpu_reconcile_interval)
             self._periodic_callbacks["launcher_gpu_reconcile"] = callback
@@ -64,6 +92,53 @@ class LauncherHub(JupyterHub):
             callback = PeriodicCallback(self.share_with_staff, 1000 * self.staff_share_interval)
             self._periodic_callbacks["launcher_staff_shares"] = callback
             callback.start()
+
+    async def resume_starts(self) -> None:
+        """Start again, in the order their students asked, the starts that the previous run
+        of the hub did not finish (it was stopped or restarted while they waited in the GPU
+        queue or the start line). Each keeps its place: the spawner finds its first request's
+        time in the store and tells the student that the hub restarted."""
+        if not (self.store_url and self.resume_token):
+            return
+        try:
+            store = await off_loop(Store, self.store_url)
+            left = await off_loop(store.starts_left)
+        except Exception as exc:  # noqa: BLE001  the store is away: nothing to resume now
+            self.log.warning("Could not read the unfinished starts: %s", exc)
+            return
+        oldest = utcnow() - timedelta(seconds=self.resume_within)
+        for row in left:
+            user, server = row["username"], row["server"]
+            if row["since"] < oldest:
+                self.log.info("Not resuming the start of %s/%s from %s", user, server, row["since"])
+                await off_loop(store.start_over, user, server)
+                continue
+            path = (
+                f"users/{quote(user)}/servers/{quote(server)}"
+                if server
+                else f"users/{quote(user)}/server"
+            )
+            response = await AsyncHTTPClient().fetch(
+                self.hub.api_url + path,
+                method="POST",
+                body="{}",
+                headers={"Authorization": f"token {self.resume_token}"},
+                raise_error=False,
+                request_timeout=30,
+            )
+            if response.code in (201, 202):
+                self.log.info(
+                    "Resumed the start of %s/%s (asked at %s)", user, server, row["since"]
+                )
+            else:  # not on a roster any more, already running: nothing to resume
+                self.log.warning(
+                    "Could not resume the start of %s/%s: %s %s",
+                    user,
+                    server,
+                    response.code,
+                    response.body[:200],
+                )
+                await off_loop(store.start_over, user, server)
 
     async def share_with_staff(self) -> None:
         """Every running server shared with its course's staff of now (see

@@ -9,6 +9,7 @@ exists) and is what ``jupyterhub_config.py`` calls.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,9 +23,12 @@ from launcher.endpoints import (
     METRICS_SCOPE,
     METRICS_SERVICE,
     PAGE_SERVICE,
+    RESUME_SERVICE,
 )
 from launcher.gpu.broker import GpuBroker
 from launcher.hub import firewall
+from launcher.hub.admission import StartGate, default_slots
+from launcher.hub.notices import stopped_notice
 from launcher.images import prepull
 from launcher.preflight import course_images, gpu_inventory
 from launcher.secrets import (
@@ -84,6 +88,8 @@ class HostFacts:
     metrics_token: str = ""  # the launcher-metrics service's token (Prometheus)
     oauth: OAuthClient | None = None  # the identity provider (auth.kind oidc / github)
     hub_pid: int = 0  # the hub's own PID: its managed services stop when it is gone
+    # the hub's token for resuming unfinished starts: new at each start, never written down
+    resume_token: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 def configure(c, site: Site, host: HostFacts) -> None:
@@ -152,7 +158,14 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.LauncherHub.gpu_reconcile_interval = site.gpus.reconcile_interval
     c.LauncherHub.container_prefix = site.docker.prefix
     c.LauncherHub.staff_share_interval = site.hub.staff_access_sync
-    c.CourseSpawner.start_timeout = site.gpus.queue_timeout + 300
+    # --- a class that starts together: a few container starts at once, the rest in line
+    # (each step bounds its own time, so JupyterHub's start_timeout stays at its last-resort
+    # default); a start the hub did not finish is resumed by the next hub ---
+    c.CourseSpawner.start_gate = StartGate(site.hub.concurrent_starts or default_slots())
+    c.LauncherHub.store_url = site.store_url()
+    c.LauncherHub.resume_token = host.resume_token
+    # a student whose server stopped by itself reads why at the top of the hub's pages
+    c.JupyterHub.template_vars = {"announcement": stopped_notice}
 
     configure_services(c, host)
 
@@ -240,6 +253,16 @@ def configure_services(c, host: HostFacts) -> None:
                 "services": [CLI_SERVICE],
             }
         )
+    # --- the hub itself, resuming the starts its previous run left: starts servers only ---
+    services.append({"name": RESUME_SERVICE, "api_token": host.resume_token})
+    roles.append(
+        {
+            "name": RESUME_SERVICE,
+            "description": "the hub: resume the starts a hub restart interrupted",
+            "scopes": ["servers"],
+            "services": [RESUME_SERVICE],
+        }
+    )
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
 

@@ -2,9 +2,12 @@
 
 start() is one straight line, the steps a student sees in the progress bar, in this order:
 the course -> admission (the GPU quota) -> the image, present (downloaded if need be) and
-able to run on the course's GPUs -> the GPU grant (the queue when all are busy) -> the
-container (created, started) -> JupyterLab answering. Nothing is held or charged while the
-image downloads, and the image is inspected once for every step. Containers are recreated
+able to run on the course's GPUs -> the GPU grant (the queue when all are busy) -> the start
+line (a few container starts at once, see launcher.hub.admission) -> the container (created,
+started) -> JupyterLab answering. Nothing is held or charged while the image downloads, and
+the image is inspected once for every step. Each step bounds its own time (the GPU queue,
+the download's stalls, the container, JupyterLab), so no start fails because it waited in
+a line; a start the hub did not finish (a restart) is resumed by the next hub in its place. Containers are recreated
 on every start (``remove=True``), so a new tag or setting always takes effect; the workspace
 is a named volume that neither stop nor the hub removes.
 """
@@ -16,6 +19,7 @@ import contextlib
 import os
 import shutil
 import threading
+from datetime import UTC
 from pathlib import Path
 
 import docker.errors
@@ -25,6 +29,7 @@ from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import object_session
+from tornado.httpclient import AsyncHTTPClient
 from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, default
 
 from launcher import catalog, dockerhost, names
@@ -34,6 +39,7 @@ from launcher.gpu.allocator import eligible_units
 from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
 from launcher.gpu.inventory import Unit
 from launcher.hub import container
+from launcher.hub.admission import Slot, StartGate
 from launcher.images import hostcheck
 from launcher.images.matrix import tag_for_image
 from launcher.images.pull import PullError, pull, stalled
@@ -82,9 +88,28 @@ class CourseSpawner(DockerSpawner):
     )
 
     start_timeout = Integer(
-        300,
+        24 * 3600,
         config=True,
-        help="Seconds start() may take (container creation under a class-start stampede).",
+        help="""Seconds JupyterHub lets start() take in all, e.g. 86400. Each step bounds its
+        own time (``GpuBroker.queue_timeout``, ``pull_stall_timeout``, ``container_timeout``,
+        ``http_timeout``), and waiting in the start line never fails a start, so this is only
+        a last resort; it must not be shorter than the GPU queue's time-out.""",
+    )
+
+    container_timeout = Integer(
+        120,
+        config=True,
+        help="""Seconds the engine may take to create and start the container once the start
+        is admitted, e.g. 120; the start then fails with a sentence (nothing is lost).""",
+    )
+
+    start_gate = Instance(
+        StartGate,
+        allow_none=True,
+        config=True,
+        help="""The hub's one start line, shared by every server: at most ``slots`` container
+        starts at once, the others wait their turn in the order they asked, e.g.
+        ``c.CourseSpawner.start_gate = StartGate(2)``. None: no limit.""",
     )
 
     store_url = Unicode(
@@ -259,12 +284,19 @@ class CourseSpawner(DockerSpawner):
 
     async def start(self):
         self._events = []
+        self.last_stop = {}
         began, clock = utcnow(), asyncio.get_running_loop().time()
         try:
-            ip_port = await self._start()
-        except BaseException as exc:
+            ip_port = await self._start(began)
+        except asyncio.CancelledError as exc:  # the hub is stopping: the next hub resumes it
             self._record_spawn(began, clock, exc)
             raise
+        except BaseException as exc:
+            self._record_spawn(began, clock, exc)
+            await self._start_over()
+            raise
+        await self._start_over()
+        self._ran = True
         # the start is over when JupyterHub has seen JupyterLab answer (or given up on it)
         finished = getattr(self, "_spawn_future", None)
         if isinstance(finished, asyncio.Future):
@@ -273,10 +305,10 @@ class CourseSpawner(DockerSpawner):
             self._record_spawn(began, clock, None)
         return ip_port
 
-    async def _start(self):
+    async def _start(self, began):
         self._image_info = None
         try:
-            return await self._start_steps()
+            return await self._start_steps(began)
         except SQLAlchemyError as exc:  # the store does not answer: a sentence, nothing held
             self.log.error(
                 "The launcher's store failed during the start of %s: %s", self._log_name, exc
@@ -288,8 +320,17 @@ class CourseSpawner(DockerSpawner):
                 status_code=503,
             ) from None
 
-    async def _start_steps(self):
+    async def _start_steps(self, began):
         course_id, course, role = await off_loop(self._course)
+        since = await off_loop(
+            self.catalog.store.start_asked, self.user.name, self.name, course_id, began
+        )
+        if since < began:
+            self._emit(
+                3,
+                "The hub restarted while your server was starting. Your start goes on where "
+                f"it was and keeps its place in line (you asked at {since:%H:%M:%S} UTC).",
+            )
         self._emit(5, f"Preparing your {course.title} environment")
         self._apply_course(course_id, course, role)
         # the one decision of this server's course: the culler and the service pages read it
@@ -309,14 +350,71 @@ class CourseSpawner(DockerSpawner):
         if cpu_only is not None:
             self._use_grant(cpu_only)
         else:
-            await self._assign_gpus(course_id, rules, self._runnable_units(rules))
+            await self._assign_gpus(course_id, rules, self._runnable_units(rules), since)
         try:
-            ip_port = await super().start()
+            slot, answered = await self._enter_line(since), False
+            try:
+                ip_port = await self._start_container()
+                self._emit(90, "Container is running; waiting for JupyterLab to answer")
+                answered = await self._jupyterlab_answers(*ip_port)
+            finally:
+                if slot is not None:  # the next in line enters; only a success's time counts
+                    self.start_gate.leave(slot, measured=answered)
         except BaseException:
             await self.broker.release(self.user.name, self.name, "start_failed")
             raise
-        self._emit(90, "Container is running; waiting for JupyterLab to answer")
         return ip_port
+
+    async def _start_over(self) -> None:
+        """The start is over (ready, or failed with a sentence): the next hub has nothing of
+        it to resume. A store that does not answer leaves the row to the next start."""
+        try:
+            await off_loop(self.catalog.store.start_over, self.user.name, self.name)
+        except Exception as exc:  # noqa: BLE001
+            self.log.warning("Could not mark the start of %s as over: %s", self._log_name, exc)
+
+    # --- the start line (admission control) ---
+
+    async def _enter_line(self, since) -> Slot | None:
+        """A place among the starts running at once; the student sees their number and an
+        estimate while they wait (and again when they come back to the page)."""
+        if self.start_gate is None:
+            return None
+
+        def waiting(position: int, length: int, seconds: float) -> None:
+            self._emit(
+                44,
+                f"Many classmates are starting their servers: you are number {position} of "
+                f"{length} in line to start; about {_duration(seconds)}",
+            )
+
+        return await self.start_gate.enter(_epoch(since), on_wait=waiting)
+
+    async def _start_container(self) -> tuple[str, int]:
+        try:
+            return await asyncio.wait_for(super().start(), self.container_timeout)
+        except TimeoutError:
+            raise SpawnException(
+                f"The Docker engine did not create and start your container within "
+                f"{self.container_timeout} s; the server is busy. Your files are safe: try "
+                "again in a minute, and tell the admin if it keeps happening.",
+                reason="container_timeout",
+                status_code=503,
+            ) from None
+
+    async def _jupyterlab_answers(self, ip: str, port: int) -> None:
+        """Wait (within the start's slot) until JupyterLab answers HTTP, so that the next
+        start enters as soon as this one is done; JupyterHub's own check then passes at its
+        first try. Bounded by ``http_timeout`` (JupyterHub's message follows if it lapses)."""
+        base = self.server.base_url if self.server is not None else "/"
+        url = f"http://{ip}:{port}{base}api"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while loop.time() < deadline:
+            if await _answers(url):
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
     def _record_spawn(self, began, clock: float, failure: BaseException | None) -> None:
         """One row of the spawn-duration histogram (the dashboard's /metrics), written off the
@@ -427,7 +525,9 @@ class CourseSpawner(DockerSpawner):
     def _refusals(tag: str, labels, unit: Unit) -> list[str]:
         return hostcheck.refusals(tag, labels, unit.driver_version, [unit.compute_cap])
 
-    async def _assign_gpus(self, course_id: str, rules: CourseRules, runnable: set[str]) -> None:
+    async def _assign_gpus(
+        self, course_id: str, rules: CourseRules, runnable: set[str], since
+    ) -> None:
         if rules.policy.per_student:
             self._emit(40, "Assigning your GPU")
 
@@ -447,6 +547,7 @@ class CourseSpawner(DockerSpawner):
                 self.object_name,
                 on_wait=queued,
                 allowed=lambda unit: unit.uuid in runnable,
+                since=since,
             )
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
@@ -521,6 +622,7 @@ class CourseSpawner(DockerSpawner):
         if self.session_ca_bundle:
             self.read_only_volumes = {self.session_ca_bundle: container.SESSION_CA_PATH}
         self.mem_limit = course.resources.mem_limit
+        self.mem_limit_text = course.resources.mem_limit
         self.cpu_limit = course.resources.cpu_limit
         self.extra_host_config = {
             **self.extra_host_config,
@@ -643,23 +745,73 @@ class CourseSpawner(DockerSpawner):
 
     course_id = Unicode("", help="The course this server runs for (set at start).")
 
+    mem_limit_text = Unicode(
+        "", help="The course's memory limit as its site file writes it, e.g. 2G (set at start)."
+    )
+
+    last_stop = Dict(
+        help="""Why this server last stopped when nobody asked it to, for the student's
+        pages (launcher.hub.notices): ``{"reason": "oom" | "exited" | "vanished", "course":
+        ..., "details": the memory limit or exit code, "at": ISO time}``. Kept in the
+        server's state across the stop (and hub restarts); cleared at its next start."""
+    )
+
+    _ran = False  # the server started (or was found running): a death now is worth a word
+
     def get_state(self):
         state = super().get_state()
         if self.object_id:
             state["launcher_version"] = STATE_VERSION
             state["course_id"] = self.course_id
             state["gpu_uuids"] = list(self.gpu_uuids)
+            state["mem_limit_text"] = self.mem_limit_text
+        if self.last_stop:
+            state["last_stop"] = dict(self.last_stop)
         return state
 
     def load_state(self, state):
         super().load_state(state)
         self.course_id = state.get("course_id", "") or ""
         self.gpu_uuids = list(state.get("gpu_uuids", []))
+        self.mem_limit_text = state.get("mem_limit_text", "") or ""
+        self.last_stop = dict(state.get("last_stop") or {})
+        self._ran = bool(self.object_id)
 
     def clear_state(self):
         super().clear_state()
         self.course_id = ""
         self.gpu_uuids = []
+        self._ran = False  # last_stop stays: the student reads it after the stop
+
+    # --- a server that stopped by itself ---
+
+    async def poll(self):
+        """DockerSpawner's check, noting why a running server died (its memory limit, an
+        exit, its container removed behind the hub's back) for the student's pages."""
+        found = await self.get_object()
+        state = found["State"] if found else None
+        if state is not None and state["Running"]:
+            return None
+        if self._ran and not self.last_stop:
+            self._note_stop(state)
+        if state is None:
+            return 0
+        return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
+
+    def _note_stop(self, state: dict | None) -> None:
+        if state is None:
+            reason, details = "vanished", ""
+        elif state.get("OOMKilled"):
+            reason, details = "oom", self.mem_limit_text
+        else:
+            reason, details = "exited", str(state.get("ExitCode", ""))
+        self.last_stop = {
+            "reason": reason,
+            "course": self.course_id,
+            "details": details,
+            "at": utcnow().isoformat(timespec="seconds"),
+        }
+        self.log.warning("Server %s stopped by itself: %s", self._log_name, self.last_stop)
 
 
 def _in_daemon_thread(loop: asyncio.AbstractEventLoop, work) -> asyncio.Future:
@@ -683,6 +835,28 @@ def _in_daemon_thread(loop: asyncio.AbstractEventLoop, work) -> asyncio.Future:
 
     threading.Thread(target=run, name="launcher-pull", daemon=True).start()
     return future
+
+
+async def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (any status: it is up)."""
+    try:
+        response = await AsyncHTTPClient().fetch(
+            url, raise_error=False, request_timeout=2, follow_redirects=False
+        )
+    except OSError:  # refused, unreachable
+        return False
+    return response.code != 599
+
+
+def _epoch(moment) -> float:
+    """A stored (naive UTC) time as seconds since the epoch: the order of the start line."""
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(5, round(seconds / 5) * 5):.0f} s"
+    return f"{round(seconds / 60):.0f} min"
 
 
 def _failure(future: asyncio.Future) -> BaseException | None:

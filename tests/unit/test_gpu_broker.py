@@ -195,3 +195,31 @@ def test_quota_refusal_then_cpu_fallback_and_admin_grant(tmp_path):
         assert grant.units == [] and grant.cpu_only and "CPU-only session" in grant.note
 
     asyncio.run(run())
+
+
+def test_a_resumed_start_goes_ahead_of_later_requests(tmp_path):
+    """A start a hub restart interrupted comes back with its first request's time: it is
+    served before the students who asked after it, as the store's queue shows too."""
+
+    async def run():
+        clock = Clock()
+        broker = make_broker(Store(f"sqlite:///{tmp_path / 's.sqlite'}"), clock, when_full="queue")
+        for i in range(4):
+            await broker.acquire(f"u{i}", "ex", RULES["ex"])
+        later = asyncio.create_task(broker.acquire("later", "ex", RULES["ex"]))
+        await until(lambda: broker.queue(), what="the later request to queue")
+        asked_before = clock.now - timedelta(minutes=3)
+        resumed = asyncio.create_task(
+            broker.acquire("resumed", "ex", RULES["ex"], since=asked_before)
+        )
+        await until(lambda: len(broker.queue()) == 2, what="the resumed start to queue")
+        assert broker.queue() == [("resumed", "ex"), ("later", "ex")]
+        assert [r["username"] for r in broker.store.queued()] == ["resumed", "later"]
+        await broker.release("u1")
+        assert (await asyncio.wait_for(resumed, 5)).units == ["GPU-1"]
+        assert not later.done()
+        later.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await later
+
+    asyncio.run(run())

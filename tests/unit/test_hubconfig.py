@@ -62,6 +62,7 @@ def test_one_server_per_course_and_staff_roles_per_course():
         "launcher-cli",
         "courses",  # the instructor page's own token: start and stop, after its checks
         "dashboard",  # the GPU dashboard's: stop, after its checks
+        "launcher-resume",  # the hub's own: resume the starts a restart interrupted
     }
     assert roles["course-dl101-staff"]["groups"] == [
         "course-dl101-tas",
@@ -72,6 +73,10 @@ def test_one_server_per_course_and_staff_roles_per_course():
     assert all(s.endswith("!group=course-demo-students") for s in staff[:-1])
     assert staff[-1] == "access:services!service=courses"
     assert roles["launcher-cli"]["scopes"] == ["servers", "read:users:name"]
+    assert roles["launcher-resume"]["scopes"] == ["servers"]
+    resume = next(s for s in c.JupyterHub.services if s["name"] == "launcher-resume")
+    assert resume["api_token"] == c.LauncherHub.resume_token and len(resume["api_token"]) == 64
+    assert "command" not in resume and "url" not in resume  # the hub's own, no process
     assert c.CourseSpawner.materials_root == "/srv/launcher/materials"
 
 
