@@ -14,8 +14,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 up: setup
 	$(VENV)/bin/launcher up $(if $(CONFIG),--config $(CONFIG))
 
+# then, alone, the tests marked serial (they restart the Docker engine under everyone)
 test: setup-test
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m serial $(PYTEST_ARGS)
 
 setup:
 	bash deploy/host/setup.sh

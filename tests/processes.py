@@ -8,6 +8,7 @@ below pytest must be gone; :func:`leftovers` lists the ones that are not.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import time
@@ -16,13 +17,25 @@ from pathlib import Path
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def become_subreaper() -> bool:
-    """Orphans of this process's descendants become its children (False: not supported)."""
+def become_subreaper(on: bool = True) -> bool:
+    """Orphans of this process's descendants become its children (False: not supported);
+    ``on=False``: they go to init again (see :func:`detached`)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+@contextlib.contextmanager
+def detached():
+    """Within the block, what a test starts to outlive the session on purpose (the Docker
+    engine it restarts) is handed to init when its starter exits, not to pytest."""
+    become_subreaper(False)
+    try:
+        yield
+    finally:
+        become_subreaper(True)
 
 
 def _stat(pid: int) -> tuple[int, str] | None:

@@ -178,6 +178,7 @@ class GpuBroker:
                 self.store.enqueue, username, course, server, waiter.since
             )
             bisect.insort(self._queue, waiter, key=lambda w: w.since)
+            self._notify_moved()  # the others' places (and the queue's length) changed
         return await self._wait(waiter, on_wait, sentence)
 
     async def _wait(self, waiter: _Waiter, on_wait, sentence: str) -> Grant:

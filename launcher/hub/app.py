@@ -7,11 +7,13 @@ configured by the site file.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from urllib.parse import quote
 
 import docker
 from jupyterhub.app import JupyterHub
+from jupyterhub.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient
 from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Integer, Unicode
@@ -83,7 +85,9 @@ class LauncherHub(JupyterHub):
 
     async def start(self):
         await super().start()
-        await self.resume_starts()
+        # in the background: the hub answers meanwhile, and a resumed start that waits in a
+        # queue holds up nothing
+        self._resuming = asyncio.ensure_future(self.resume_starts())
         if self.gpu_broker is not None and self.gpu_broker.units and self.gpu_reconcile_interval:
             callback = PeriodicCallback(self.reconcile_gpus, 1000 * self.gpu_reconcile_interval)
             self._periodic_callbacks["launcher_gpu_reconcile"] = callback
@@ -94,10 +98,10 @@ class LauncherHub(JupyterHub):
             callback.start()
 
     async def resume_starts(self) -> None:
-        """Start again, in the order their students asked, the starts that the previous run
-        of the hub did not finish (it was stopped or restarted while they waited in the GPU
-        queue or the start line). Each keeps its place: the spawner finds its first request's
-        time in the store and tells the student that the hub restarted."""
+        """Start again the starts that the previous run of the hub did not finish (it was
+        stopped or restarted while they waited in the GPU queue or the start line), all at
+        once: each keeps its place, since the spawner finds its first request's time in the
+        store (and tells the student that the hub restarted)."""
         if not (self.store_url and self.resume_token):
             return
         try:
@@ -108,37 +112,41 @@ class LauncherHub(JupyterHub):
             return
         oldest = utcnow() - timedelta(seconds=self.resume_within)
         for row in left:
-            user, server = row["username"], row["server"]
             if row["since"] < oldest:
-                self.log.info("Not resuming the start of %s/%s from %s", user, server, row["since"])
-                await off_loop(store.start_over, user, server)
-                continue
-            path = (
-                f"users/{quote(user)}/servers/{quote(server)}"
-                if server
-                else f"users/{quote(user)}/server"
-            )
+                self.log.info(
+                    "Not resuming the start of %(username)s/%(server)s from %(since)s", row
+                )
+                await off_loop(store.start_over, row["username"], row["server"])
+        resumed = [row for row in left if row["since"] >= oldest]
+        await asyncio.gather(*(self._resume(store, row) for row in resumed))
+
+    async def _resume(self, store: Store, row: dict) -> None:
+        user, server = row["username"], row["server"]
+        path = f"users/{quote(user)}/" + (f"servers/{quote(server)}" if server else "server")
+        try:
             response = await AsyncHTTPClient().fetch(
-                self.hub.api_url + path,
+                url_path_join(self.hub.api_url, path),
                 method="POST",
                 body="{}",
                 headers={"Authorization": f"token {self.resume_token}"},
                 raise_error=False,
-                request_timeout=30,
+                request_timeout=60,
             )
-            if response.code in (201, 202):
-                self.log.info(
-                    "Resumed the start of %s/%s (asked at %s)", user, server, row["since"]
-                )
-            else:  # not on a roster any more, already running: nothing to resume
-                self.log.warning(
-                    "Could not resume the start of %s/%s: %s %s",
-                    user,
-                    server,
-                    response.code,
-                    response.body[:200],
-                )
-                await off_loop(store.start_over, user, server)
+        except Exception as exc:  # noqa: BLE001  refused, timed out: the student starts again
+            self.log.warning("Could not resume the start of %s/%s: %s", user, server, exc)
+            return
+        if response.code in (201, 202):
+            self.log.info("Resumed the start of %s/%s (asked at %s)", user, server, row["since"])
+            return
+        # not on a roster any more, already running: nothing to resume
+        self.log.warning(
+            "Could not resume the start of %s/%s: %s %s",
+            user,
+            server,
+            response.code,
+            (response.body or b"")[:200],
+        )
+        await off_loop(store.start_over, user, server)
 
     async def share_with_staff(self) -> None:
         """Every running server shared with its course's staff of now (see

@@ -59,6 +59,9 @@ def host_config(resources: Resources) -> dict:
         "pids_limit": resources.pids_limit,
         "privileged": False,
         "log_config": LOG_CONFIG,
+        # a container that exits stays until the hub has read why (its memory limit, an exit
+        # code) and removes it (CourseSpawner.poll); the engine would remove it at once
+        "auto_remove": False,
     }
 
 

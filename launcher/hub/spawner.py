@@ -796,6 +796,8 @@ class CourseSpawner(DockerSpawner):
             self._note_stop(state)
         if state is None:
             return 0
+        if self.remove:  # read: now it goes (JupyterHub does not stop a dead server)
+            await DockerSpawner.remove_object(self)
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
 
     def _note_stop(self, state: dict | None) -> None:

@@ -1,6 +1,8 @@
-"""The start of a large GPU class: a hundred and more starts waiting in the GPU queue do not
-count against JupyterHub's limit on concurrent spawns (100 by default), so everybody else still
-starts (no HTTP 429 "too many users")."""
+"""The start of a class: a few container starts at a time (the start line), the others told
+their number and following in order, none failing because it waited, a closed tab keeping its
+place; and a hundred and more starts waiting in the GPU queue do not count against
+JupyterHub's limit on concurrent spawns (100 by default), so everybody else still starts (no
+HTTP 429 "too many users")."""
 
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -8,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from launcher.store import Store
-from tests.integration.hub import running_hub, wait_for
+from tests.integration.hub import IMAGE, running_hub, wait_for
 from tests.integration.test_gpus import FAKES, GPUS
 
 pytestmark = pytest.mark.integration
@@ -50,3 +52,56 @@ def test_more_queued_gpu_starts_than_jupyterhubs_spawn_limit_block_nobody_else(t
         assert hub.container_of("student1").status == "running"
         other.stop_server()
         admin.stop_server("q0")
+
+
+LINE = 6  # students starting at once, through a line one start wide
+
+
+def test_starts_go_one_at_a_time_in_order_and_a_closed_tab_keeps_its_place(tmp_path):
+    students = [f"s{i}" for i in range(LINE)]
+    site = {
+        "hub": {"concurrent_starts": 1},
+        "courses": {"lab": {"title": "Lab", "image": IMAGE, "students": students}},
+    }
+    with running_hub(tmp_path, "start-line", [], site) as hub:
+        admin = hub.session("admin")
+        asked = {}
+        for name in students:  # in this order: their places in the line
+            asked[name] = admin.request_server(name)
+            wait_for(
+                lambda n=name: admin.user_model(n)["servers"].get("", {}).get("pending"),
+                60,
+                f"{name}'s start to begin",
+                interval=0.05,
+            )
+        # the last one waits its turn and is told its number and an estimate
+        last = students[-1]
+        tab = admin.iter_progress(last)
+        for event in tab:
+            if "in line to start" in event.get("message", ""):
+                first_seen = event["message"]
+                break
+        else:
+            raise AssertionError("the last student was never told their place in the line")
+        assert "Many classmates are starting their servers: you are number" in first_seen
+        assert "about " in first_seen
+        tab.close()  # the student closes the tab ...
+        assert admin.user_model(last)["servers"][""]["pending"] == "spawn", "... it goes on"
+        # ... and coming back sees their current place, never a worse one
+        back = admin.iter_progress(last)
+        places = []
+        for event in back:
+            message = event.get("message", "")
+            if "in line to start" in message:
+                places.append(int(message.split("you are number ")[1].split(" ")[0]))
+            if event.get("ready"):
+                break
+        assert places and places == sorted(places, reverse=True), places
+        for name in students:
+            assert asked[name].result().status_code in (201, 202)
+            assert admin.user_model(name)["servers"][""]["ready"], name
+        # one at a time, in the order asked: each container started after the previous one
+        started = [hub.container_of(n).attrs["State"]["StartedAt"] for n in students]
+        assert started == sorted(started), started
+        for name in students:
+            admin.stop_server(name)

@@ -1,6 +1,7 @@
-"""The launcher's store on PostgreSQL stops answering (the server frozen: connections stay
-open, nothing comes back): the hub goes on answering, a start fails in seconds with a
-sentence, a stop completes, and no GPU stays held once the store answers again."""
+"""The launcher's store on PostgreSQL stops answering for 30 s (the server frozen:
+connections stay open, nothing comes back): the hub goes on answering, a running session goes
+on working, a start fails in seconds with a sentence, a stop completes, no GPU stays held
+once the store answers again, and the workspace written before is intact."""
 
 import json
 import os
@@ -10,6 +11,7 @@ import pytest
 
 from launcher.store import Store
 from tests.integration.hub import running_hub, wait_for
+from tests.integration.test_faults import read_note, write_note
 from tests.integration.test_gpus import FAKES
 from tests.postgres import fresh, frozen
 
@@ -39,7 +41,11 @@ def test_a_store_that_does_not_answer_freezes_nothing_and_leaks_no_gpu(tmp_path,
         first, second = hub.session("p1"), hub.session("p2")
         first.start_server()
         assert [a.username for a in store.active()] == ["p1"]
+        write_note(hub.container_of("p1"), "before the outage")
+        assert first.open_server("/user/p1/lab").status_code == 200
+        outage = 30
         with frozen(postgres_url):
+            frozen_at = time.monotonic()
             # a start, whose first step reads the catalog from the store ...
             t0 = time.monotonic()
             post = second.request_server("p2")
@@ -57,6 +63,11 @@ def test_a_store_that_does_not_answer_freezes_nothing_and_leaks_no_gpu(tmp_path,
             assert events[-1].get("failed"), events
             assert "The launcher's database does not answer right now" in events[-1]["message"]
             assert took < 60, took
+            # the running session goes on working through the whole outage
+            while time.monotonic() - frozen_at < outage:
+                answer = first.get(f"{hub.url}/user/p1/api/contents/note.txt", timeout=10)
+                assert answer.status_code == 200, answer.text[:300]
+                time.sleep(1)  # the student's next request, not a wait for a condition
             # a stop completes (the GPU is released in the background once the store answers)
             first.stop_server()
         print(f"[store-outage] the start failed after {took:.1f} s")
@@ -64,5 +75,8 @@ def test_a_store_that_does_not_answer_freezes_nothing_and_leaks_no_gpu(tmp_path,
         wait_for(lambda: not store.active(), 60, "p1's GPU to be freed")
         second.start_server()
         assert [a.username for a in store.active()] == ["p2"]
+        first.start_server()
+        assert read_note(hub.container_of("p1")) == "before the outage"
+        first.stop_server()
         second.stop_server()
         assert json.dumps([a.username for a in store.active()]) == "[]"
