@@ -158,21 +158,36 @@ class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthentic
     )
 
     async def authenticate(self, handler, data):
+        if not all(isinstance(data.get(key), str) for key in ("username", "password")):
+            # JupyterHub's login page reads both (a KeyError, a 500 page, when one is missing)
+            raise web.HTTPError(400, "Sign in with the form: it sends a username and a password.")
         username = self.normalize_username(data["username"])
+        password = data["password"]
         roles = (await self._memberships(username, [])).values()
         if username in self.admin_users or not any(role in STAFF for role in roles):
+            if not password.isascii():
+                # JupyterHub compares the class and admin passwords as text with
+                # hmac.compare_digest, which raises on non-ASCII text (a 500 page): those are
+                # ASCII, so this one matches neither
+                return None
             return await super().authenticate(handler, data)
         own = self.staff_passwords_file and staff_passwords(Path(self.staff_passwords_file))
         own = (own or {}).get(username)
-        if own and compare_digest(data["password"], own):
+        if own and _same(password, own):
             return await self._with_course_groups({"name": username, "admin": False, "groups": []})
-        if self.user_password and compare_digest(data["password"], self.user_password):
+        if self.user_password and _same(password, self.user_password):
             raise web.HTTPError(
                 403,
                 f"{username} is an instructor or TA: staff sign in with their own password, "
                 "not the class password. Ask the admin for yours.",
             )
         return None
+
+
+def _same(given: str, expected: str) -> bool:
+    """Two passwords are equal, compared in constant time as UTF-8 (``compare_digest`` on
+    text raises a TypeError when either holds a non-ASCII character)."""
+    return compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 class _OAuthUsername:
