@@ -71,7 +71,15 @@ def _course_id(value: str) -> str:
     return value
 
 
+def _host_path(value: Path) -> Path:
+    if "\0" in str(value):
+        raise ValueError(f"{str(value)!r} holds a NUL character, which no path can have")
+    return value
+
+
 Username = Annotated[str, AfterValidator(_username)]
+#: a path on the hub's host
+HostPath = Annotated[Path, AfterValidator(_host_path)]
 CourseId = Annotated[str, AfterValidator(_course_id)]
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
 M = TypeVar("M", bound=BaseModel)
@@ -84,7 +92,7 @@ class _Strict(BaseModel):
 
 class HubSettings(_Strict):
     url: str = Field("http://127.0.0.1:8000", description="public URL the proxy listens on")
-    data_dir: Path | None = Field(
+    data_dir: HostPath | None = Field(
         None, description="hub database, secrets, generated passwords (default: see docs)"
     )
     proxy_api_port: int | None = Field(
@@ -120,6 +128,14 @@ class HubSettings(_Strict):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000")
+        try:
+            port = parsed.port
+        except ValueError:  # not a number, or beyond 65535
+            port = 0
+        host_port = parsed.netloc.rsplit("@", 1)[-1]
+        written = ":" in (host_port.rsplit("]", 1)[-1] if "]" in host_port else host_port)
+        if port == 0 or (port is None and written):
+            raise ValueError(f"{value!r} has no usable port: give one from 1 to 65535")
         return value.rstrip("/")
 
     @property
@@ -303,7 +319,7 @@ class CourseMaterials(_Strict):
     read-write for instructors and TAs."""
 
     enabled: bool = Field(True, description="false: no materials directory")
-    path: Path | None = Field(
+    path: HostPath | None = Field(
         None, description="host directory (default: <data_dir>/materials/<course id>)"
     )
 
@@ -428,7 +444,7 @@ class ImagesSettings(_Strict):
     session_pip_index_url: str = Field(
         "", description="pip index for `pip install` inside student sessions (a campus mirror)"
     )
-    session_ca_bundle: Path | None = Field(
+    session_ca_bundle: HostPath | None = Field(
         None, description="host PEM bundle trusted inside student sessions (TLS-intercepting proxy)"
     )
     prepull_concurrency: int = Field(2, ge=1, le=16)
@@ -597,10 +613,7 @@ def parse_site(text: str, name: str = "<site file>", base_dir: Path | None = Non
 def load_site(path: Path | str | None = None) -> Site:
     """Read and validate the site file at ``path`` (default: ``$LAUNCHER_CONFIG`` or the demo)."""
     path = Path(path or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteFileError(path, [f"{path}: cannot read the site file ({exc.strerror})"]) from None
+    text = _read(path, "site file")
     return parse_site(text, name=str(path), base_dir=path.resolve().parent)
 
 
@@ -613,10 +626,24 @@ class CourseFile(_Strict):
 def load_course_file(path: Path | str) -> CourseFile:
     """Read and validate a course file; problems name the file, the line and the key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteFileError(
-            path, [f"{path}: cannot read the course file ({exc.strerror})"]
-        ) from None
+    text = _read(path, "course file")
     return parse_yaml(text, CourseFile, str(path), what="course file")
+
+
+def _read(path: Path, what: str) -> str:
+    """The text of a site or course file; a sentence when it cannot be read or is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SiteFileError(path, [f"{path}: cannot read the {what} ({exc.strerror})"]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SiteFileError(
+            path,
+            [
+                f"{path}:{line}: the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                "save it as UTF-8"
+            ],
+        ) from None

@@ -36,8 +36,8 @@ from launcher.settings import (
 
 QUICK = settings(max_examples=100, deadline=None)
 THOROUGH = settings(max_examples=250, deadline=None)
-#: a known failure (xfail): the first failing example is the one reported
-KNOWN = settings(max_examples=50, deadline=None, report_multiple_bugs=False)
+#: inputs that once broke the loader (kept as regression properties)
+KNOWN = settings(max_examples=50, deadline=None)
 
 #: a valid site file with every section written out, so that each key has a line of its own
 SITE = {
@@ -630,16 +630,9 @@ def test_any_sign_in_form_is_a_user_none_or_a_4xx_sentence(authenticator, form, 
         assert data["password"] in ("class-password", "a" * 32) or data["username"] == "tom"
 
 
-# --- found here, not fixed here (launcher/settings.py; see each reason) ---------------------------
+# --- found by these tests and fixed in launcher/settings.py -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="load_site and load_course_file catch only OSError around read_text: a file that is "
-    "not UTF-8 raises a bare UnicodeDecodeError (a traceback from `launcher check` and "
-    "`launcher courses apply`) instead of a SiteFileError naming the file and the line",
-)
 @KNOWN
 @given(
     before=st.text(alphabet="abc: \n", max_size=20),
@@ -662,13 +655,6 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="HubSettings._check_url checks the scheme and the host but not the port: "
-    "hub.url 'http://127.0.0.1:99999' (or ':http') is accepted and Site.hub.port then raises "
-    "a bare ValueError('Port out of range 0-65535') in `launcher check` and `launcher up`",
-)
 @KNOWN
 @given(
     port=st.one_of(
@@ -682,13 +668,6 @@ def test_a_hub_url_the_loader_accepts_has_a_port(port):
         assert 1 <= outcome.hub.port <= 65535
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the Path fields (hub.data_dir, courses.<id>.materials.path, "
-    'images.session_ca_bundle) accept a NUL character (YAML "\\0"): the site loads, and '
-    "`launcher check` then fails with a bare ValueError('embedded null byte')",
-)
 @KNOWN
 @given(
     path=st.sampled_from(
