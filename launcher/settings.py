@@ -119,7 +119,7 @@ class HubSettings(_Strict):
         ge=0,
         le=256,
         description="container starts admitted at once when a class starts together, the "
-        "others wait in line (0: one per CPU core of this host)",
+        "others wait in line (0: one per CPU core of this host, and one more)",
     )
 
     @field_validator("url")

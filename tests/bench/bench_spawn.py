@@ -9,7 +9,7 @@ with the same teaching image (IMAGE) and the same limits on each student contain
 memory, 1.0 CPU):
 
 - ``launcher``: `launcher up` with its defaults (its start line admits ``hub.concurrent_starts``
-  container starts at once, by default one per core); the bench users are the students of one
+  container starts at once, by default cores + 1); the bench users are the students of one
   course ``bench`` with those limits;
 - ``vanilla-raised``: JupyterHub + DockerSpawner from a jupyterhub_config.py, with the timeouts
   a careful admin would raise (start_timeout 600, http_timeout 300, no concurrent spawn limit);
@@ -121,7 +121,7 @@ c.JupyterHub.concurrent_spawn_limit = 0
 VANILLA_EXTRA = {"vanilla-raised": RAISED, "vanilla-default": ""}
 #: the timeouts in force, for the report
 SETTINGS = {
-    "launcher": "its defaults: hub.concurrent_starts = one per core",
+    "launcher": "its defaults: hub.concurrent_starts = cores + 1",
     "vanilla-raised": "start_timeout 600, http_timeout 300, concurrent_spawn_limit 0",
     "vanilla-default": "start_timeout 60, http_timeout 30, concurrent_spawn_limit 100 (defaults)",
 }
@@ -337,8 +337,9 @@ def vanilla_hub(tmp: Path, config: str):
 
 
 @contextlib.contextmanager
-def bench_hub(config: str, tmp: Path, roster: list[str]):
-    """(hub, admin password) of ``config``; the bench users are on the launcher's roster."""
+def bench_hub(config: str, tmp: Path, roster: list[str], concurrent_starts: int = 0):
+    """(hub, admin password) of ``config``; the bench users are on the launcher's roster;
+    ``concurrent_starts``: the launcher's ``hub.concurrent_starts`` (0: its default)."""
     if config == "launcher":
         course = {
             "title": "Spawn benchmark",
@@ -347,7 +348,13 @@ def bench_hub(config: str, tmp: Path, roster: list[str]):
             "resources": {"mem_limit": MEM_LIMIT, "cpu_limit": CPU_LIMIT},
         }
         with running_hub(
-            tmp, "bench-launcher", [], site_extra={"courses": {COURSE: course}}
+            tmp,
+            "bench-launcher",
+            [],
+            site_extra={
+                "hub": {"concurrent_starts": concurrent_starts},
+                "courses": {COURSE: course},
+            },
         ) as hub:
             yield hub, ADMIN_PASSWORD
     else:
@@ -705,6 +712,12 @@ def main() -> int:
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
     parser.add_argument("--single", type=int, default=3, help="sequential single spawns")
     parser.add_argument("--json", type=Path, default=ARTIFACTS / "bench-spawn.json")
+    parser.add_argument(
+        "--concurrent-starts",
+        type=int,
+        default=0,
+        help="the launcher's hub.concurrent_starts (default 0: cores + 1)",
+    )
     args = parser.parse_args()
     # `timeout`, `kill`: end like Ctrl-C, so each hub is stopped and its containers removed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -750,7 +763,7 @@ def main() -> int:
         report["configs"][config] = entry
         with (
             tempfile.TemporaryDirectory() as tmp,
-            bench_hub(config, Path(tmp), roster) as (
+            bench_hub(config, Path(tmp), roster, args.concurrent_starts) as (
                 hub,
                 password,
             ),

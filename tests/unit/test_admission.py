@@ -19,11 +19,11 @@ class Clock:
         return self.now
 
 
-def test_default_is_one_start_per_core():
-    assert default_slots(2) == 2
-    assert default_slots(16) == 16
-    assert default_slots(0) == 1
-    assert default_slots() >= 1
+def test_default_is_one_start_per_core_and_one_more():
+    assert default_slots(2) == 3
+    assert default_slots(16) == 17
+    assert default_slots(0) == 2
+    assert default_slots() >= 2
 
 
 def test_no_gate_without_a_slot():
