@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     func,
     insert,
     select,
@@ -225,9 +226,24 @@ def bounded_engine(url: str) -> Engine:
             "keepalives_count": 2,
             "tcp_user_timeout": DB_TIMEOUT_S * 1000,
         }
-    return create_engine(
+    engine = create_engine(
         url, future=True, pool_pre_ping=True, pool_timeout=DB_TIMEOUT_S, connect_args=connect_args
     )
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(connection, _record) -> None:
+    """SQLite in write-ahead-log mode: the hub, its services and the `launcher` command read
+    while one of them writes, and a commit waits for no disk flush but the log's (a class
+    that starts together writes a few rows per start)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 async def off_loop(call, *args, timeout: float = DB_TIMEOUT_S + 2):

@@ -295,7 +295,7 @@ class CourseSpawner(DockerSpawner):
             self._record_spawn(began, clock, exc)
             await self._start_over()
             raise
-        await self._start_over()
+        await self._start_over(wait=False)
         self._ran = True
         # the start is over when JupyterHub has seen JupyterLab answer (or given up on it)
         finished = getattr(self, "_spawn_future", None)
@@ -365,13 +365,22 @@ class CourseSpawner(DockerSpawner):
             raise
         return ip_port
 
-    async def _start_over(self) -> None:
+    async def _start_over(self, wait: bool = True) -> None:
         """The start is over (ready, or failed with a sentence): the next hub has nothing of
-        it to resume. A store that does not answer leaves the row to the next start."""
-        try:
-            await off_loop(self.catalog.store.start_over, self.user.name, self.name)
-        except Exception as exc:  # noqa: BLE001
-            self.log.warning("Could not mark the start of %s as over: %s", self._log_name, exc)
+        it to resume (a row left by a store that does not answer is dropped by the next hub).
+        ``wait=False``: a ready server does not wait for the write (its next start comes after
+        a stop); a failed one does, or a retry at once would look like a resumed start."""
+        user, server, store = self.user.name, self.name, self.catalog.store
+
+        def write():
+            try:
+                store.start_over(user, server)
+            except Exception as exc:  # noqa: BLE001
+                self.log.warning("Could not mark the start of %s as over: %s", self._log_name, exc)
+
+        written = asyncio.get_running_loop().run_in_executor(None, write)
+        if wait:
+            await written
 
     # --- the start line (admission control) ---
 
