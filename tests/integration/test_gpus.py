@@ -175,7 +175,8 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
     stop_hub(hub)
     assert {u: hub.container_of(u).id for u in assigned} == before, "sessions survive"
     hub.container_of("g4").kill()
-    wait_for(lambda: hub.container_of("g4") is None, 30, "g4's container to vanish")
+    # it stays, exited, until the hub has read why it stopped (the hub removes it then)
+    wait_for(lambda: hub.container_of("g4").status == "exited", 30, "g4's container to stop")
     freed_while_down = assigned.pop("g4")
     start_hub(hub)
     assert holders(hub) == assigned
@@ -184,6 +185,7 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
     for user in assigned:
         assert admin.user_model(user)["servers"][""]["ready"]
     assert not admin.user_model("g4")["servers"], "the hub noticed g4's server is gone"
+    assert hub.container_of("g4") is None, "and removed its container once read"
     admin.start_server("g2")
     admin.start_server("g4")
     assigned["g2"] = device_ids(hub.container_of("g2"))[0]
