@@ -375,11 +375,18 @@ class PasswordTooShort(ValueError):
 
 
 def _check_length(what: str, env_var: str, secret: StoredSecret, minimum: int) -> None:
+    where = f"${env_var}" if secret.path is None else str(secret.path)
     if len(secret.value) < minimum:
-        where = f"${env_var}" if secret.path is None else str(secret.path)
         raise PasswordTooShort(
             f"The {what} from {where} has {len(secret.value)} characters; "
             f"it needs at least {minimum}. Choose a longer one."
+        )
+    if not secret.value.isascii():
+        # JupyterHub compares it with hmac.compare_digest, which refuses non-ASCII text: no
+        # login would ever succeed
+        raise PasswordTooShort(
+            f"The {what} from {where} has characters other than ASCII letters, digits and "
+            "punctuation, with which nobody could sign in. Choose one without them."
         )
 
 

@@ -31,3 +31,16 @@ def test_a_generated_password_is_never_written_to_the_log(tmp_path, monkeypatch,
     assert user_pw not in log and admin_pw not in log
     assert f"Generated the class password: read it with `cat {tmp_path}/demo-password`" in log
     assert f"Generated the admin password: read it with `cat {tmp_path}/demo-admin-password`" in log
+
+
+def test_a_class_password_nobody_could_type_in_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from launcher.hub.config import PasswordTooShort, class_passwords
+    from launcher.settings import load_site
+
+    site = load_site()
+    monkeypatch.setenv(site.auth.password_env, "mot-de-passe-été")
+    monkeypatch.setenv(site.auth.admin_password_env, "a" * 32)
+    with pytest.raises(PasswordTooShort, match="other than ASCII"):
+        class_passwords(site, tmp_path)
