@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from launcher.settings import Course, Site
 from launcher.store import Store, utcnow
+from launcher.store import shared as shared_store
 
 Action = Literal["create", "update", "remove", "unchanged"]
 log = logging.getLogger("launcher.catalog")
@@ -178,7 +179,7 @@ def shared(site_courses: Mapping[str, Mapping], store_url: str) -> Catalog:
     found = _SHARED.get(key)
     if found is None:
         courses = {cid: Course.model_validate(data) for cid, data in site_courses.items()}
-        found = _SHARED[key] = Catalog(courses, Store(store_url))
+        found = _SHARED[key] = Catalog(courses, shared_store(store_url))
     return found
 
 

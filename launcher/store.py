@@ -246,6 +246,18 @@ def _sqlite_wal(connection, _record) -> None:
         cursor.close()
 
 
+_SHARED: dict[str, Store] = {}
+
+
+def shared(url: str) -> Store:
+    """The process's one :class:`Store` for ``url``: one connection pool, its tables checked
+    once (the catalog, the broker and the hub's own rounds all use it)."""
+    found = _SHARED.get(url)
+    if found is None:
+        found = _SHARED[url] = Store(url)
+    return found
+
+
 async def off_loop(call, *args, timeout: float = DB_TIMEOUT_S + 2):
     """``call(*args)`` on a thread, for code on an event loop: the loop goes on meanwhile, and
     a database that does not answer at all (a frozen server keeps TCP alive, so no socket time

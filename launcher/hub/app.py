@@ -20,7 +20,7 @@ from traitlets import Instance, Integer, Unicode
 
 from launcher.gpu.broker import GpuBroker
 from launcher.hub.reconcile import reconcile
-from launcher.store import Store, off_loop, utcnow
+from launcher.store import Store, off_loop, shared, utcnow
 
 
 class LauncherHub(JupyterHub):
@@ -105,19 +105,19 @@ class LauncherHub(JupyterHub):
         if not (self.store_url and self.resume_token):
             return
         try:
-            store = await off_loop(Store, self.store_url)
+            store = await off_loop(shared, self.store_url)  # the spawners' store
             left = await off_loop(store.starts_left)
         except Exception as exc:  # noqa: BLE001  the store is away: nothing to resume now
             self.log.warning("Could not read the unfinished starts: %s", exc)
             return
         oldest = utcnow() - timedelta(seconds=self.resume_within)
+        resumed = []
         for row in left:
-            if row["since"] < oldest:
-                self.log.info(
-                    "Not resuming the start of %(username)s/%(server)s from %(since)s", row
-                )
-                await off_loop(store.start_over, row["username"], row["server"])
-        resumed = [row for row in left if row["since"] >= oldest]
+            if row["since"] >= oldest:
+                resumed.append(row)
+                continue
+            self.log.info("Not resuming the start of %(username)s/%(server)s from %(since)s", row)
+            await off_loop(store.start_over, row["username"], row["server"])
         await asyncio.gather(*(self._resume(store, row) for row in resumed))
 
     async def _resume(self, store: Store, row: dict) -> None:
