@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # a first guess of one start's seconds, replaced by what the hub measures
 TYPICAL_START_S = 4.0
@@ -47,7 +48,7 @@ def default_slots(cores: int | None = None) -> int:
 
 @dataclass(eq=False)
 class _Waiter:
-    since: float  # when the student asked (seconds since the epoch): the order of the line
+    since: Any  # when the student asked (a datetime, or any values that order): the order
     admitted: asyncio.Future
     moved: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -105,9 +106,10 @@ class StartGate:
     # --- entering and leaving ---
 
     async def enter(
-        self, since: float, on_wait: Callable[[int, int, float], None] | None = None
+        self, since: Any, on_wait: Callable[[int, int, float], None] | None = None
     ) -> Slot:
-        """Wait for a slot. ``since``: when the student asked (their place in line);
+        """Wait for a slot. ``since``: when the student asked (their place in line: a
+        datetime, as the store records it, or any values that order);
         ``on_wait(position, length, seconds)`` is called at first and whenever the line
         moves. Cancelling the wait leaves the line."""
         if self._busy < self.slots and not self._line:

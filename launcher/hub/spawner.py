@@ -7,9 +7,9 @@ line (a few container starts at once, see launcher.hub.admission) -> the contain
 started) -> JupyterLab answering. Nothing is held or charged while the image downloads, and
 the image is inspected once for every step. Each step bounds its own time (the GPU queue,
 the download's stalls, the container, JupyterLab), so no start fails because it waited in
-a line; a start the hub did not finish (a restart) is resumed by the next hub in its place. Containers are recreated
-on every start (``remove=True``), so a new tag or setting always takes effect; the workspace
-is a named volume that neither stop nor the hub removes.
+a line; a start the hub did not finish (a restart) is resumed by the next hub in its place.
+Containers are recreated on every start (``remove=True``), so a new tag or setting always
+takes effect; the workspace is a named volume that neither stop nor the hub removes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import os
 import shutil
 import threading
-from datetime import UTC
 from pathlib import Path
 
 import docker.errors
@@ -370,17 +369,23 @@ class CourseSpawner(DockerSpawner):
         it to resume (a row left by a store that does not answer is dropped by the next hub).
         ``wait=False``: a ready server does not wait for the write (its next start comes after
         a stop); a failed one does, or a retry at once would look like a resumed start."""
-        user, server, store = self.user.name, self.name, self.catalog.store
+        written = self._write(
+            "mark the start as over", self.catalog.store.start_over, self.user.name, self.name
+        )
+        if wait:
+            await written
+
+    def _write(self, what: str, call, *args) -> asyncio.Future:
+        """``call(*args)``, a store write, on a thread: awaitable, never raises (a write that
+        fails is logged; nothing a student waits for depends on it)."""
 
         def write():
             try:
-                store.start_over(user, server)
+                call(*args)
             except Exception as exc:  # noqa: BLE001
-                self.log.warning("Could not mark the start of %s as over: %s", self._log_name, exc)
+                self.log.warning("Could not %s of %s: %s", what, self._log_name, exc)
 
-        written = asyncio.get_running_loop().run_in_executor(None, write)
-        if wait:
-            await written
+        return asyncio.get_running_loop().run_in_executor(None, write)
 
     # --- the start line (admission control) ---
 
@@ -397,7 +402,7 @@ class CourseSpawner(DockerSpawner):
                 f"{length} in line to start; about {_duration(seconds)}",
             )
 
-        return await self.start_gate.enter(_epoch(since), on_wait=waiting)
+        return await self.start_gate.enter(since, on_wait=waiting)
 
     async def _start_container(self) -> tuple[str, int]:
         try:
@@ -411,10 +416,11 @@ class CourseSpawner(DockerSpawner):
                 status_code=503,
             ) from None
 
-    async def _jupyterlab_answers(self, ip: str, port: int) -> None:
+    async def _jupyterlab_answers(self, ip: str, port: int) -> bool:
         """Wait (within the start's slot) until JupyterLab answers HTTP, so that the next
         start enters as soon as this one is done; JupyterHub's own check then passes at its
-        first try. Bounded by ``http_timeout`` (JupyterHub's message follows if it lapses)."""
+        first try. Bounded by ``http_timeout`` (JupyterHub's message follows if it lapses);
+        False when it lapsed."""
         base = self.server.base_url if self.server is not None else "/"
         url = f"http://{ip}:{port}{base}api"
         loop = asyncio.get_running_loop()
@@ -430,7 +436,9 @@ class CourseSpawner(DockerSpawner):
         event loop; a timing that cannot be written is logged, never breaks a start."""
         seconds = asyncio.get_running_loop().time() - clock
         reason = (getattr(failure, "reason", None) or type(failure).__name__) if failure else ""
-        row = (
+        self._write(
+            "record the start",
+            self.catalog.store.record_spawn,
             self.user.name,
             self.course_id or self.name,
             self.name,
@@ -439,14 +447,6 @@ class CourseSpawner(DockerSpawner):
             "failed" if failure else "ready",
             str(reason)[:64],
         )
-
-        def write():
-            try:
-                self.catalog.store.record_spawn(*row)
-            except Exception as exc:  # noqa: BLE001
-                self.log.warning("Could not record the start of %s: %s", self._log_name, exc)
-
-        asyncio.get_running_loop().run_in_executor(None, write)
 
     def share_with_staff(self, course_id: str, course: Course) -> None:
         """This server opens for its course's TAs and instructors (the rosters', and the
@@ -857,11 +857,6 @@ async def _answers(url: str) -> bool:
     except OSError:  # refused, unreachable
         return False
     return response.code != 599
-
-
-def _epoch(moment) -> float:
-    """A stored (naive UTC) time as seconds since the epoch: the order of the start line."""
-    return moment.replace(tzinfo=UTC).timestamp()
 
 
 def _duration(seconds: float) -> str:
