@@ -4,14 +4,13 @@ place; and a hundred and more starts waiting in the GPU queue do not count again
 JupyterHub's limit on concurrent spawns (100 by default), so everybody else still starts (no
 HTTP 429 "too many users")."""
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from launcher.store import Store
 from tests.integration.hub import IMAGE, running_hub, wait_for
-from tests.integration.test_gpus import FAKES, GPUS
+from tests.integration.test_gpus import GPU_ENV, GPUS
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +31,7 @@ def test_more_queued_gpu_starts_than_jupyterhubs_spawn_limit_block_nobody_else(t
             }
         },
     }
-    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
-    with running_hub(tmp_path, "class-start", [], site, env) as hub:
+    with running_hub(tmp_path, "class-start", [], site, GPU_ENV) as hub:
         admin = hub.session("admin")
         admin.start_server("q0")  # holds the one GPU
 

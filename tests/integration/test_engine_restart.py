@@ -15,13 +15,12 @@ import pytest
 from tests.integration.hub import ROOT, running_hub, wait_for
 from tests.integration.test_faults import (
     FAULT_SITE,
-    GPU_ENV,
     POLL,
     read_note,
     server_state,
     write_note,
 )
-from tests.integration.test_gpus import holders
+from tests.integration.test_gpus import GPU_ENV, holders
 from tests.processes import detached
 
 pytestmark = [pytest.mark.integration, pytest.mark.serial]

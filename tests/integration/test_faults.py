@@ -5,7 +5,6 @@ after. (The Docker engine's restart: test_engine_restart.py; the store's outage:
 test_store_outage.py.)
 """
 
-import os
 import subprocess
 import sys
 
@@ -19,7 +18,7 @@ from tests.integration.hub import (
     stop_hub,
     wait_for,
 )
-from tests.integration.test_gpus import FAKES, holders
+from tests.integration.test_gpus import GPU_ENV, holders
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,6 @@ FAULT_SITE = {
         }
     },
 }
-GPU_ENV = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
 
 
 def write_note(container, text: str) -> None:

@@ -26,6 +26,8 @@ WHOLE = [g["uuid"] for g in GPUS if not g.get("mig")]
 MIG = [m["uuid"] for g in GPUS for m in g.get("mig", [])]
 HOOK_RECORDS = Path("/run/launcher-fake-gpu/hook")
 POLL = 2  # hub.poll_interval of this hub, seconds
+#: the environment of a hub that finds the fake GPUs (tests/fakes/nvidia-smi first on PATH)
+GPU_ENV = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
 
 GPU_SITE = {
     "hub": {"poll_interval": POLL},
@@ -91,8 +93,7 @@ def incompatible_images():
 
 @pytest.fixture(scope="module")
 def gpu_hub(tmp_path_factory, incompatible_images):
-    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
-    with running_hub(tmp_path_factory.mktemp("gpuhub"), "gpus", [], GPU_SITE, env) as hub:
+    with running_hub(tmp_path_factory.mktemp("gpuhub"), "gpus", [], GPU_SITE, GPU_ENV) as hub:
         yield hub
 
 

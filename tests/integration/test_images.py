@@ -1,7 +1,6 @@
 """Course images through a real local registry used as the site's mirror: digest pins,
 a tag the mirror lacks, pull progress in bytes at spawn time, and pre-pull."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,13 +14,13 @@ import docker
 import pytest
 
 from launcher.store import Store
-from tests.integration.hub import IMAGE, ROOT, running_hub, wait_for
+from tests.integration.hub import IMAGE, running_hub, wait_for
+from tests.integration.test_gpus import GPU_ENV
 from tests.registry import local_registry
 
 pytestmark = pytest.mark.integration
 
 NEXT_LAYER_MB = 256
-FAKES = ROOT / "tests" / "fakes"
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +74,7 @@ def image_hub(registry, tmp_path_factory):
         # the fake nvidia-smi (tests/fakes) reports the GPUs
         "gpus": {"source": "nvidia-smi"},
     }
-    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
-    with running_hub(tmp_path_factory.mktemp("imagehub"), "images", [], site, env) as hub:
+    with running_hub(tmp_path_factory.mktemp("imagehub"), "images", [], site, GPU_ENV) as hub:
         yield hub
 
 

@@ -4,7 +4,6 @@ on working, a start fails in seconds with a sentence, a stop completes, no GPU s
 once the store answers again, and the workspace written before is intact."""
 
 import json
-import os
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from launcher.store import Store
 from tests.integration.hub import running_hub, wait_for
 from tests.integration.test_faults import read_note, write_note
-from tests.integration.test_gpus import FAKES
+from tests.integration.test_gpus import GPU_ENV
 from tests.postgres import fresh, frozen
 
 pytestmark = pytest.mark.integration
@@ -35,8 +34,7 @@ def test_a_store_that_does_not_answer_freezes_nothing_and_leaks_no_gpu(tmp_path,
             }
         },
     }
-    env = {"PATH": f"{FAKES}:{os.environ['PATH']}"}
-    with running_hub(tmp_path, "store-outage", [], site, env) as hub:
+    with running_hub(tmp_path, "store-outage", [], site, GPU_ENV) as hub:
         store = Store(postgres_url)
         first, second = hub.session("p1"), hub.session("p2")
         first.start_server()
