@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 # the environment's programs first: Node.js, when set-up installed it there (ensure-node.sh)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up test setup setup-test lint format bench
+.PHONY: up test setup setup-test lint format bench i18n i18n-extract
 
 up: setup
 	$(VENV)/bin/launcher up $(if $(CONFIG),--config $(CONFIG))
@@ -34,3 +34,25 @@ format:
 # Benchmarks are not part of `make test`; each prints its figures.
 bench: setup-test
 	$(VENV)/bin/python -m tests.bench.bench_allocator
+
+# Translations: extract every marked sentence into launcher/locale/{hub,pages}.pot and update
+# each language's catalog (launcher/locale/zh_CN/LC_MESSAGES/*.po); then translate the new
+# entries (tests/unit/test_i18n.py lists the missing ones).
+I18N_LANGS = zh_CN
+BABEL = $(VENV)/bin/pybabel
+BABEL_FLAGS = -k N_ --no-location --sort-output --project launcher
+POT_DIR ?= launcher/locale
+i18n-extract:
+	$(BABEL) -q extract $(BABEL_FLAGS) -F babel-hub.cfg --ignore-dirs 'services .* _*' \
+		-o $(POT_DIR)/hub.pot launcher
+	$(BABEL) -q extract $(BABEL_FLAGS) -F babel-pages.cfg -o $(POT_DIR)/pages.pot \
+		launcher/services
+
+i18n: i18n-extract
+	for lang in $(I18N_LANGS); do for domain in hub pages; do \
+		if [ -f launcher/locale/$$lang/LC_MESSAGES/$$domain.po ]; then \
+			$(BABEL) -q update --no-fuzzy-matching -D $$domain -l $$lang \
+				-i launcher/locale/$$domain.pot -d launcher/locale; \
+		else \
+			$(BABEL) -q init -D $$domain -l $$lang -i launcher/locale/$$domain.pot -d launcher/locale; \
+		fi; done; done

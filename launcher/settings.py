@@ -27,8 +27,10 @@ from pydantic import (
 )
 
 from launcher import yamlfile
+from launcher.i18n import LANGUAGES, normalize
 from launcher.images.refs import parse as parse_image
 from launcher.images.refs import split_mirror
+from launcher.localtime import zone_problem
 
 #: the site file used when none is given: the embedded demo
 DEMO_SITE_FILE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "launcher.yaml"
@@ -121,6 +123,44 @@ class HubSettings(_Strict):
         description="container starts admitted at once when a class starts together, the "
         "others wait in line (0: one per CPU core of this host, and one more)",
     )
+
+    name: str = Field(
+        "GPU classroom",
+        min_length=1,
+        max_length=80,
+        description="the site's name on the login page and every page's title, e.g. "
+        "'Deep learning lab, Dept. of Computer Science'",
+    )
+    timezone: str = Field(
+        "UTC",
+        description="the site's time zone (IANA name, e.g. Asia/Shanghai): quota periods "
+        "(a week starts Monday 00:00 there) and every time shown on pages, in messages and "
+        "by the launcher command; the JSON API keeps UTC",
+    )
+    language: str = Field(
+        "en",
+        description="the language of a visitor whose browser asks for none the hub has "
+        "(en or zh-CN); the browser's Accept-Language and the switch on every page come first",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        problem = zone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        found = normalize(value)
+        if found is None:
+            raise ValueError(
+                f"{value!r} is not a language of this hub; use one of "
+                + ", ".join(tag for tag in LANGUAGES.values())
+            )
+        return found
 
     @field_validator("url")
     @classmethod
