@@ -47,6 +47,8 @@ command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -x /usr/bin/chromium ] || apt_install chromium; }
+# a Chinese font, so that the browser tests' screenshots of the zh-CN pages show characters
+[ $WITH_TEST = 1 ] && { [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei; }
 [ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
 [ $WITH_TEST = 1 ] && { command -v docker-registry >/dev/null || install_test_registry; }
 

@@ -18,7 +18,9 @@ from tornado.httpclient import AsyncHTTPClient
 from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Integer, Unicode
 
+from launcher import i18n
 from launcher.gpu.broker import GpuBroker
+from launcher.hub import pages
 from launcher.hub.reconcile import reconcile
 from launcher.store import Store, off_loop, shared, utcnow
 
@@ -81,7 +83,42 @@ class LauncherHub(JupyterHub):
         by hand), so that a hub down for hours does not start servers nobody waits for.""",
     )
 
+    site_name = Unicode(
+        "GPU classroom",
+        config=True,
+        help="""The site's name, on the login page and in every page's title (``hub.name``),
+        e.g. ``Deep learning lab``.""",
+    )
+
+    site_language = Unicode(
+        i18n.DEFAULT,
+        config=True,
+        help="""The language of a visitor whose browser asks for none the hub has
+        (``hub.language``), e.g. ``zh_CN``; the switch on every page and the browser's
+        Accept-Language come first.""",
+    )
+
+    site_timezone = Unicode(
+        "UTC",
+        config=True,
+        help="""The site's time zone for the times the hub's pages show (``hub.timezone``),
+        e.g. ``Asia/Shanghai``.""",
+    )
+
     _docker = None  # the engine, for the reconciliation
+
+    def init_handlers(self):
+        """JupyterHub's pages in the visitor's language (the home with the course cards),
+        and the language switch at /hub/language."""
+        super().init_handlers()
+        switch = (url_path_join(self.hub_prefix, "language"), pages.LanguageHandler)
+        self.handlers = [switch, *pages.localize(self.handlers)]
+
+    def init_tornado_settings(self):
+        super().init_tornado_settings()
+        self.tornado_settings[pages.SITE_SETTING] = pages.SiteFacts(
+            self.site_name, self.site_language, self.site_timezone
+        )
 
     async def start(self):
         await super().start()

@@ -66,6 +66,9 @@ DASHBOARD_SERVICE_SCOPES = ("delete:servers",)
 
 HUB_API_PORT = 8081
 
+#: the launcher's page templates, extending JupyterHub's (its own are "templates/NAME.html")
+TEMPLATES = Path(__file__).with_name("templates")
+
 #: seconds after which a login is checked against the catalog again (roster changes)
 AUTH_REFRESH_AGE = 60
 
@@ -166,6 +169,15 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.LauncherHub.resume_token = host.resume_token
     # a student whose server stopped by itself reads why at the top of the hub's pages
     c.JupyterHub.template_vars = {"announcement": stopped_notice}
+
+    # --- the front door: the course home (no start at login: a TA or instructor who signs
+    # in to see their page takes no GPU), in the visitor's language, times in the site's zone
+    c.JupyterHub.redirect_to_server = False
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
+    c.JupyterHub.jinja_environment_options = {"extensions": ["jinja2.ext.i18n"]}
+    c.LauncherHub.site_name = site.hub.name
+    c.LauncherHub.site_language = site.hub.language
+    c.LauncherHub.site_timezone = site.hub.timezone
 
     configure_services(c, host)
 

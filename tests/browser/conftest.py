@@ -34,12 +34,13 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, request):
-    """``new_page(viewport=DESKTOP)``: a page in a fresh context (its own cookies); each is
+    """``new_page(viewport=DESKTOP, locale="zh-CN")``: a page in a fresh context (its own
+    cookies; ``locale`` sets the browser's language and its Accept-Language); each is
     screenshotted into artifacts/ when the test ends."""
     contexts = []
 
-    def make(viewport=DESKTOP):
-        context = browser.new_context(viewport=viewport)
+    def make(viewport=DESKTOP, locale=None):
+        context = browser.new_context(viewport=viewport, locale=locale)
         contexts.append(context)
         return context.new_page()
 

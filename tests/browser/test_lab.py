@@ -1,4 +1,5 @@
-"""A student in a real browser: log in, watch the spawn, run torch in a notebook cell."""
+"""A student in a real browser: log in, start the course from its card on the home page,
+watch the spawn, run torch in a notebook cell."""
 
 import re
 
@@ -14,6 +15,9 @@ def test_student_runs_torch_in_a_notebook(hub, page):
     page.fill("input[name=username]", "student1")
     page.fill("input[name=password]", USER_PASSWORD)
     page.click("input[type=submit], button[type=submit]")
+    # signing in starts nothing: the course home, one card per course, one button each
+    page.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)
+    page.click("#course-demo .start")
 
     # JupyterLab loads once the spawn finished (the pending page follows the progress stream)
     page.wait_for_url(re.compile(r"/user/student1/lab"), timeout=240_000)

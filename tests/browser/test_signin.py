@@ -25,7 +25,9 @@ def test_campus_sign_in_then_a_pin_change_from_the_instructor_page(campus_hub, n
     hub = campus_hub
     student = new_page()
     sign_in_at_the_provider(student, hub.url, "/hub/login", "olga")
-    # straight into JupyterLab, in the course her group maps to
+    # the course home has the course her group maps to; its button starts it
+    student.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)
+    student.click("#course-vision .start")
     student.wait_for_url(re.compile(r"/user/olga/lab"), timeout=240_000)
     student.locator(".jp-LauncherCard").first.wait_for(timeout=120_000)
     student.screenshot(path=str(ARTIFACTS / "signin-student-lab.png"))
@@ -49,10 +51,10 @@ def test_campus_sign_in_then_a_pin_change_from_the_instructor_page(campus_hub, n
     # the running session is untouched; the next start uses the new pin
     assert hub.container_for("olga", "vision").id == container.id
     student.goto(f"{hub.url}/hub/home")
-    student.click("#stop")
-    # the home page hides its stop button once the hub says the server stopped
-    student.locator("#stop").wait_for(state="hidden", timeout=120_000)
+    student.click("#course-vision .stop")
+    # the home page shows the card's start button again once the hub says the server stopped
+    student.locator("#course-vision[data-state=stopped] .start").wait_for(timeout=120_000)
     wait_for(lambda: hub.container_for("olga", "vision") is None, 120, "olga's server to stop")
-    student.click("#start")
+    student.click("#course-vision .start")
     student.wait_for_url(re.compile(r"/user/olga/lab"), timeout=240_000)
     assert hub.container_for("olga", "vision").attrs["Config"]["Image"] == after

@@ -1,0 +1,220 @@
+"""The hub's own pages in the visitor's language, and the course home.
+
+JupyterHub renders its pages (login, home, spawn progress, errors) from Jinja templates; the
+launcher's templates (``launcher/hub/templates``, JupyterHub's ``template_paths``) extend
+them. What a template cannot know, the handlers add here: the visitor's language (the
+``launcher-lang`` cookie, else ``Accept-Language``, else ``hub.language``), the site's name
+and zone, and on the home page the visitor's course cards. :class:`LauncherHub` wraps each
+of JupyterHub's page handlers in :class:`Localized` and adds :class:`LanguageHandler` (the
+switch on every page, at ``/hub/language?lang=zh-CN&next=/hub/home``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import docker.errors
+from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.handlers.pages import HomeHandler
+from jupyterhub.utils import url_path_join
+
+from launcher import i18n, localtime
+from launcher.courses import course_server, memberships
+from launcher.endpoints import DASHBOARD_SERVICE, PAGE_SERVICE
+from launcher.gpu.quota import Quota, period_bounds, use
+from launcher.hub import home
+from launcher.i18n import Reader
+from launcher.images.matrix import MatrixError, load_matrix
+from launcher.images.refs import resolve as resolve_image
+from launcher.store import off_loop, utcnow
+
+#: the tornado setting that holds the site's facts (LauncherHub puts it there)
+SITE_SETTING = "launcher_site"
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What every page shows of the site: its name, default language and time zone."""
+
+    name: str = "GPU classroom"
+    language: str = i18n.DEFAULT
+    timezone: str = localtime.DEFAULT_ZONE
+
+
+class Localized:
+    """Mixed into each of JupyterHub's page handlers: templates get the visitor's Reader
+    (``_``, ``gettext``, ``ngettext``; ``reader.clock``/``when`` in the site's zone), the
+    site's name, the languages and the URL of the language switch."""
+
+    @property
+    def site(self) -> SiteFacts:
+        return self.settings.get(SITE_SETTING) or SiteFacts()
+
+    @property
+    def reader(self) -> Reader:
+        site = self.site
+        return Reader(i18n.from_request(self.request, site.language), site.timezone)
+
+    @property
+    def template_namespace(self):
+        ns = super().template_namespace
+        reader = self.reader
+        ns.update(
+            reader=reader,
+            _=reader.gettext,
+            gettext=reader.gettext,
+            ngettext=reader.ngettext,
+            site_name=self.site.name,
+            languages=[(lang, i18n.LANGUAGES[lang], i18n.NAMES[lang]) for lang in i18n.LANGUAGES],
+            language_url=url_path_join(self.hub.base_url, "language"),
+            here=self.request.uri,
+            courses_url=url_path_join(self.base_url, "services", PAGE_SERVICE) + "/",
+            dashboard_url=url_path_join(self.base_url, "services", DASHBOARD_SERVICE) + "/",
+        )
+        return ns
+
+
+class CourseHome(Localized, HomeHandler):
+    """JupyterHub's home page with the visitor's course cards (``cards`` in the template)."""
+
+    def render_template(self, name, sync=False, **ns):
+        if name != "home.html" or sync or self.current_user is None:
+            return super().render_template(name, sync=sync, **ns)
+        return self._with_cards(name, ns)
+
+    async def _with_cards(self, name, ns):
+        user = self.current_user
+        try:
+            cards = await gather_cards(user, self.base_url, self.hub.base_url)
+        except Exception as exc:  # noqa: BLE001 -- the page still shows, with a sentence
+            self.log.warning("Could not gather the course cards of %s: %s", user.name, exc)
+            cards = None
+        return await super().render_template(name, cards=cards, **ns)
+
+
+class LanguageHandler(Localized, BaseHandler):
+    """The language switch: remember the choice in a cookie for a year, go back."""
+
+    def get(self):
+        choice = i18n.normalize(self.get_argument("lang", ""))
+        if choice is not None:
+            self.set_cookie(
+                i18n.COOKIE,
+                i18n.LANGUAGES[choice],
+                path="/",
+                expires_days=i18n.COOKIE_DAYS,
+                samesite="Lax",
+                httponly=False,
+            )
+        self.redirect(self._back())
+
+    def _back(self) -> str:
+        """Where to go back: a path on this site only (no open redirect)."""
+        target = self.get_argument("next", "")
+        parsed = urlparse(target)
+        if parsed.scheme or parsed.netloc or not target.startswith("/") or "\\" in target:
+            return url_path_join(self.hub.base_url, "home")
+        return target
+
+
+def localize(handlers: list) -> list:
+    """JupyterHub's handler list with each page handler localized (the home with cards)."""
+    result = []
+    for entry in handlers:
+        pattern, cls, *rest = entry
+        if isinstance(cls, type) and issubclass(cls, BaseHandler) and Localized not in cls.mro():
+            if cls is HomeHandler:
+                cls = CourseHome
+            else:
+                cls = type(cls.__name__, (Localized, cls), {"__module__": cls.__module__})
+        result.append((pattern, cls, *rest))
+    return result
+
+
+# --- the facts of the cards (I/O) ---
+
+
+async def gather_cards(user, base_url: str, hub_url: str) -> list[home.Card]:
+    """The course cards of ``user``: the catalog, the store and the engine asked off the
+    event loop."""
+    spawner = user.spawner  # the default server's: its configuration is every server's
+    states = {
+        name: ("ready" if s.ready else "pending" if s.pending else "stopped")
+        for name, s in user.spawners.items()
+    }
+    groups = [g.name for g in user.groups]
+    facts = await off_loop(_facts, spawner, user.name, groups)
+    present = await asyncio.gather(*(_image_present(spawner, image) for image in facts.images))
+    images = dict(zip(facts.images, present, strict=True))
+    cards = []
+    for course_id, role in facts.mine.items():
+        course = facts.courses[course_id]
+        server = course_server(course_id, user.name, facts.mine, facts.started)
+        spawn = url_path_join(hub_url, "spawn", user.escaped_name, server)
+        cards.append(
+            home.card(
+                course_id,
+                course,
+                role,
+                server=server,
+                state=states.get(server, "stopped"),
+                held=tuple(
+                    spawner._describe(a.unit_uuid)
+                    for a in facts.held
+                    if a.server == server and a.course == course_id
+                ),
+                quota=facts.quotas.get(course_id),
+                image_present=images[resolve_image(course.image, spawner.registry_mirror)],
+                pull_policy=spawner.pull_policy,
+                matrix=facts.matrix,
+                start_url=spawn if server else url_path_join(hub_url, "spawn", user.escaped_name),
+                open_url=user.server_url(server),
+                staff_url=url_path_join(base_url, "services", PAGE_SERVICE, "c", course_id),
+            )
+        )
+    return cards
+
+
+@dataclass(frozen=True)
+class _Facts:
+    courses: dict
+    mine: dict
+    started: dict
+    held: list
+    quotas: dict
+    images: list
+    matrix: dict
+
+
+def _facts(spawner, username: str, groups: list[str]) -> _Facts:
+    courses = spawner.catalog.courses()
+    mine = memberships(courses, username, groups)
+    store = spawner.catalog.store
+    started = {k: v for k, v in store.running_servers().items() if k[0] == username}
+    held = [a for a in store.active() if a.username == username]
+    now = utcnow()
+    quotas = {}
+    for course_id in mine:
+        course = courses[course_id]
+        if course.gpu.per_student and course.quota.gpu_hours is not None:
+            quota = Quota.of(course.quota)
+            start, _ = period_bounds(quota.period, now)
+            quotas[course_id] = use(quota, *store.usage(username, course_id, start), now)
+    try:
+        matrix = load_matrix()
+    except MatrixError:
+        matrix = {}
+    images = sorted({resolve_image(courses[c].image, spawner.registry_mirror) for c in mine})
+    return _Facts(courses, mine, started, held, quotas, images, matrix)
+
+
+async def _image_present(spawner, image: str) -> bool:
+    try:
+        await spawner.docker("inspect_image", image)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.DockerException:
+        return True  # the engine does not answer: the start will say why
+    return True
