@@ -5,6 +5,13 @@ starts as a managed service at ``/services/<name>/``. People log in through the 
 acts on the hub with the visitor's own OAuth token, whose scopes JupyterHub narrows to what
 that person may do, so a page holds no power of its own over servers. Errors are sentences on
 a page (never a traceback), and templates live in ``launcher/services/templates``.
+
+Every request has a :class:`~launcher.i18n.Reader` (:attr:`ServicePage.reader`): the visitor's
+language (the ``launcher-lang`` cookie the switch on every page sets, else the browser's
+``Accept-Language``, else the site's ``hub.language``) and the site's time zone
+(``hub.timezone``). Templates get its ``_`` and the reader itself; what a person reads is
+marked ``_("...")`` in the catalog "pages" (``make i18n``). The JSON API and /metrics keep
+UTC.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import logging
 import os
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import requests
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
@@ -23,21 +32,33 @@ from jupyterhub.utils import url_path_join
 from sqlalchemy.exc import SQLAlchemyError
 from tornado import ioloop, web
 
-from launcher import catalog
+from launcher import catalog, i18n, localtime
 from launcher.courses import STAFF, memberships
 from launcher.endpoints import DASHBOARD_SERVICE, PAGE_SERVICE
-from launcher.settings import Course
+from launcher.i18n import N_, Reader
+from launcher.settings import Course, Site
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 #: the default sentence for an error status when the handler gave none
 DEFAULT_ERRORS = {
-    400: "The request was not understood; go back and try again.",
-    403: "You do not have access to this page.",
-    404: "There is no such page.",
-    405: "That action is not possible on this page.",
-    503: "The launcher's database does not answer right now; this page comes back when it "
-    "does. Try again in a minute; if it keeps failing, tell the admin.",
+    400: N_("The request was not understood; go back and try again."),
+    403: N_("You do not have access to this page."),
+    404: N_("There is no such page."),
+    405: N_("That action is not possible on this page."),
+    503: N_(
+        "The launcher's database does not answer right now; this page comes back when it "
+        "does. Try again in a minute; if it keeps failing, tell the admin."
+    ),
+}
+OTHER_ERROR = N_("Something went wrong on the server; please tell the admin.")
+#: a course role as the pages name it (the roles' ids are "student", "ta", "instructor";
+#: an admin runs every course)
+ROLES = {
+    "student": N_("student"),
+    "ta": N_("ta"),
+    "instructor": N_("instructor"),
+    "admin": N_("admin"),
 }
 
 
@@ -55,14 +76,77 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
     def is_admin(self) -> bool:
         return bool(self.visitor.get("admin"))
 
+    @cached_property
+    def reader(self) -> Reader:
+        """Who reads this page: the visitor's language, the site's time zone."""
+        language = self.settings.get("language", i18n.DEFAULT)
+        return Reader(i18n.from_request(self.request, language), self.zone_name)
+
+    def set_default_headers(self) -> None:
+        """The page's language, and what it depends on (for any cache on the way)."""
+        self.set_header("Content-Language", self.reader.tag)
+        self.set_header("Vary", "Accept-Language, Cookie")
+
+    @property
+    def zone_name(self) -> str:
+        return self.settings.get("timezone") or localtime.DEFAULT_ZONE
+
+    def _(self, message: str) -> str:
+        """``message`` in the visitor's language."""
+        return self.reader._(message)
+
+    def role_name(self, role: str) -> str:
+        return self._(ROLES[role]) if role in ROLES else role
+
+    def zone_label(self) -> str:
+        """The site's zone as people read it: ``Asia/Shanghai (CST)``, ``UTC``."""
+        abbreviation = localtime.local(datetime.now(UTC), self.zone_name).strftime("%Z")
+        name = self.zone_name
+        return name if abbreviation in ("", name) else f"{name} ({abbreviation})"
+
+    def get_template_namespace(self) -> dict:
+        """Templates get the visitor's ``_`` (and ``ngettext``), their ``reader`` and what
+        the header shows (the site's name, the language switch)."""
+        ns = super().get_template_namespace()
+        reader = self.reader
+        ns.update(
+            _=reader._,
+            gettext=reader._,
+            ngettext=reader.ngettext,
+            reader=reader,
+            site_name=self.settings.get("site_name") or "GPU classroom",
+            languages=self.languages(),
+            role_name=self.role_name,
+        )
+        return ns
+
+    def languages(self) -> list[dict]:
+        """The language switch: one link per language to the hub's switch, which remembers
+        the choice (a cookie on the whole site) and comes back here."""
+        switch = url_path_join(self.settings.get("base_url", "/"), "hub/language")
+        # back to this page (a form's answer: the page's front, a GET)
+        here = self.request.uri if self.request.method in ("GET", "HEAD") else ""
+        here = here or self.settings.get("prefix", "/")
+        return [
+            {
+                "lang": lang,
+                "tag": tag,
+                "name": i18n.NAMES[lang],
+                "href": switch + "?" + urlencode({"lang": tag, "next": here}),
+                "current": lang == self.reader.lang,
+            }
+            for lang, tag in i18n.LANGUAGES.items()
+        ]
+
     def nav(self) -> list[tuple[str, str]]:
         """The header's links: the hub's home, the instructor page (for its staff and
         admins) and the GPU dashboard (for everyone)."""
+        _ = self._
         base = self.settings.get("base_url", "/")
-        links = [("Home", url_path_join(base, "hub/home"))]
+        links = [(_("Home"), url_path_join(base, "hub/home"))]
         if self.current_user and (self.is_admin() or self.staff_courses()):
-            links.append(("Courses", url_path_join(base, "services", PAGE_SERVICE) + "/"))
-        links.append(("GPU dashboard", url_path_join(base, "services", DASHBOARD_SERVICE) + "/"))
+            links.append((_("Courses"), url_path_join(base, "services", PAGE_SERVICE) + "/"))
+        links.append((_("GPU dashboard"), url_path_join(base, "services", DASHBOARD_SERVICE) + "/"))
         return links
 
     def memberships(self, courses: dict[str, Course] | None = None) -> dict[str, str]:
@@ -118,7 +202,9 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
                 message = resp.json().get("message") or resp.reason
             except ValueError:
                 message = resp.reason
-            raise web.HTTPError(resp.status_code, f"The hub refused: {message}")
+            raise web.HTTPError(
+                resp.status_code, self._("The hub refused: {message}").format(message=message)
+            )
         return resp
 
     def write_error(self, status_code: int, **kwargs) -> None:
@@ -128,8 +214,8 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
         if isinstance(exc, SQLAlchemyError):  # the store does not answer (it says so in 10 s)
             status_code = 503
             self.set_status(status_code)
-        message = getattr(exc, "log_message", None) or DEFAULT_ERRORS.get(
-            status_code, "Something went wrong on the server; please tell the admin."
+        message = getattr(exc, "log_message", None) or self._(
+            DEFAULT_ERRORS.get(status_code, OTHER_ERROR)
         )
         self.show_error(status_code, message)
 
@@ -138,10 +224,27 @@ class ServicePage(HubOAuthenticated, web.RequestHandler):
         self.render("error.html", status=status_code, message=message)
 
 
+class NotFound(ServicePage):
+    """Any path the app does not serve: the 404 page, in the visitor's language."""
+
+    def prepare(self):
+        raise web.HTTPError(404)
+
+
+def site_settings(site: Site) -> dict:
+    """What the pages take from the site file: its name, default language and time zone."""
+    return {
+        "site_name": site.hub.name,
+        "language": site.hub.language,
+        "timezone": site.hub.timezone,
+    }
+
+
 def make_app(
     prefix: str, routes: Sequence[tuple], cat: catalog.Catalog, **settings
 ) -> web.Application:
-    """A service app at ``prefix``: ``routes`` are (path relative to the prefix, handler)."""
+    """A service app at ``prefix``: ``routes`` are (path relative to the prefix, handler).
+    ``settings`` may hold :func:`site_settings` (else English and UTC)."""
     handlers = [(url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler)]
     handlers += [(url_path_join(prefix, path) if path else prefix, h) for path, h in routes]
     return web.Application(
@@ -151,6 +254,7 @@ def make_app(
         cookie_secret=secrets.token_bytes(32),
         xsrf_cookies=True,
         template_path=str(TEMPLATES),
+        default_handler_class=NotFound,
         base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
         **settings,
     )

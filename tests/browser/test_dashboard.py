@@ -1,7 +1,8 @@
 """The GPU dashboard in Debian's Chromium, at 1280x800 and at phone width: the admin sees the
 students' GPUs once they spawned and the charts drawn from the sampled history, a student
-gets a sentence (403) on the admin view and their own panel, an instructor sees only their
-course. Screenshots go to artifacts/ (dashboard-*.png)."""
+gets a sentence (403) on the admin view and their own panel (in Chinese for a Chinese
+browser, until the switch says English), an instructor sees only their course. Screenshots go
+to artifacts/ (dashboard-*.png)."""
 
 import math
 import re
@@ -10,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from launcher.i18n import Reader
 from launcher.store import Sample, Store
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.integration.dashboard import PREFIX, set_utilisation
@@ -19,6 +21,7 @@ from tests.integration.test_gpus import GPUS
 pytestmark = pytest.mark.browser
 UNITS = [g["uuid"] for g in GPUS] + [m["uuid"] for g in GPUS for m in g.get("mig", [])]
 COURSE = ["dl", "cv", "cv"]
+ZH = Reader("zh_CN")
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +157,26 @@ def test_an_instructor_sees_only_their_course(dashboard_hub, students, new_page)
     shot(page, "instructor-desktop")
     assert page.goto(f"{dashboard_hub.url}{PREFIX}/course/dl").status == 403
     assert "not a TA or an instructor of dl" in page.locator("main").inner_text()
+
+
+def test_a_chinese_browser_gets_the_panel_in_chinese_and_switches_to_english(
+    dashboard_hub, new_page
+):
+    page = new_page(PHONE, locale="zh-CN")
+    login(page, dashboard_hub, "d3", "me")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("h1").inner_text() == ZH._("Your GPU and quota")
+    panel = page.locator("section.course[data-course=dl] .quota-left").inner_text()
+    assert re.search(r"本周剩余 [\d.]+ / [\d.]+ GPU 小时", panel), panel
+    assert "CST" in panel and "UTC" not in panel  # the reset, in Beijing time
+    switch = page.locator("#language-switch")
+    assert switch.locator("a[aria-current=true]").inner_text() == "中文"
+    shot(page, "student-panel-zh-phone")
+    # the switch goes through the hub (a cookie for the whole site) and comes back here
+    switch.locator("a[lang=en]").click()
+    page.wait_for_url(re.compile(re.escape(f"{PREFIX}/me")))
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").inner_text() == "Your GPU and quota"
+    assert switch.locator("a[aria-current=true]").inner_text() == "English"
+    page.reload()  # remembered, though the browser still asks for Chinese
+    assert page.locator("h1").inner_text() == "Your GPU and quota"

@@ -21,7 +21,8 @@ from tests.integration.test_gpus import FAKES, GPUS
 
 PREFIX = "/services/dashboard"
 SITE = {
-    "hub": {"poll_interval": 2},
+    # the pages show times in Beijing (UTC+8, "CST"); the JSON API and /metrics keep UTC
+    "hub": {"poll_interval": 2, "timezone": "Asia/Shanghai"},
     "dashboard": {"sample_interval": 1},
     "gpus": {"when_full": "queue", "queue_timeout": 180},
     "courses": {

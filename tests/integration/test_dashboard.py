@@ -5,9 +5,11 @@ a quota grant, the sampled history, spawn timings), and each person sees what th
 
 import html
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from launcher.i18n import COOKIE as LANGUAGE_COOKIE
 from launcher.store import Store
 from tests.integration.dashboard import (
     PREFIX,
@@ -51,8 +53,13 @@ def test_a_spawn_shows_on_the_map_in_the_metrics_and_in_the_history(dashboard_hu
         assert row["utilisation"] == DISTINCT[row["uuid"]]  # that GPU's own reading
         assert row["memory_used_mib"] == 100 + DISTINCT[row["uuid"]]
         assert row["temperature_c"] == 30 and row["memory_mib"] == 40960
+        assert held["since"].endswith("Z")  # the JSON keeps UTC; the page shows Beijing time
         since = datetime.fromisoformat(held["since"].removesuffix("Z")).replace(tzinfo=UTC)
         assert abs((datetime.now(UTC) - since).total_seconds()) < 120
+        shown = html.unescape(page(admin, "admin").text)
+        beijing = since.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M CST")
+        assert f"since {beijing}" in shown and "Times in Asia/Shanghai (CST)" in shown
+        assert "UTC" not in shown
         assert held["gpu_hours_quota"] == 5 and 0 <= held["gpu_hours_used"] < 0.1
 
         found = samples(hub)
@@ -112,6 +119,13 @@ def test_the_queue_and_a_confirmed_audited_release(dashboard_hub):
         (mine,) = api(d2, "me")["courses"]
         assert mine["queue_position"] == 1 and mine["gpus"] == []
         assert "number 1 of 1 in the queue" in page(d2, "me").text
+        # the same panel in the language the browser asks for, or the one chosen on the switch
+        chinese = page(d2, "me", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+        assert '<html lang="zh-CN">' in chinese and "你在队列中排第 1 位" in chinese
+        d2.cookies.set(LANGUAGE_COOKIE, "en")
+        chosen = page(d2, "me", headers={"Accept-Language": "zh-CN"}).text
+        assert '<html lang="en">' in chosen and "number 1 of 1 in the queue" in chosen
+        d2.cookies.set(LANGUAGE_COOKIE, None)  # removed
 
         confirm = page(admin, f"actions/release?unit={uuid}&back=admin")
         assert confirm.status_code == 200

@@ -1,5 +1,5 @@
 """The dashboard's renderers: server-side SVG charts, the Prometheus exposition, and the
-figures as people read them."""
+figures as people read them (in English and Chinese, times in the site's zone)."""
 
 import re
 import xml.etree.ElementTree as ET
@@ -9,8 +9,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from launcher.board.view import Snapshot
+from launcher.i18n import Reader
 from launcher.services.dashboard import charts, metrics, text
 
+ZH = Reader("zh_CN")
 SVG = "{http://www.w3.org/2000/svg}"
 STARTS = [f"2026-11-25T10:{m:02d}:00Z" for m in range(6)]
 
@@ -205,3 +207,71 @@ def test_figures_and_sentences():
         "details": "GPU 0 (A100)",
     }
     assert text.action(entry) == "admin released the GPU of ann (dl): GPU 0 (A100)."
+
+
+# --- in the visitor's language, times in the site's zone ----------------------------------
+
+ZH_SHANGHAI = Reader("zh_CN", "Asia/Shanghai")
+EN_SHANGHAI = Reader("en", "Asia/Shanghai")
+
+
+def axis_labels(span, first, count, reader):
+    start = datetime.fromisoformat(first.removesuffix("Z"))
+    step = {"hour": 60, "day": 900, "week": 7200}[span]
+    starts = [(start + timedelta(seconds=step * i)).isoformat() + "Z" for i in range(count)]
+    root = ET.fromstring(charts.line_chart("c", "t", [1] * count, starts, span, 100, reader=reader))
+    return [t.text for t in root.iter(f"{SVG}text") if t.get("y") == str(charts.HEIGHT - 8)]
+
+
+def test_the_time_axis_is_in_the_sites_zone():
+    # 10:45 UTC is 18:45 in Beijing: the labels fall on Beijing's round hours
+    assert axis_labels("day", "2026-11-24T10:45:00Z", 96, EN_SHANGHAI) == [
+        "20:00", "00:00", "04:00", "08:00", "12:00", "16:00"
+    ]  # fmt: skip
+    # the week: Beijing's days (12:00 UTC on the 18th is 20:00 there), in Chinese
+    assert axis_labels("week", "2026-11-18T12:00:00Z", 84, ZH_SHANGHAI) == [
+        "19日 周四", "20日 周五", "21日 周六", "22日 周日", "23日 周一", "24日 周二", "25日 周三"
+    ]  # fmt: skip
+    # a zone whose offset is no whole number of buckets (+05:30, buckets of 2 h): the first
+    # bucket of each local day gets its label
+    kolkata = axis_labels("week", "2026-11-18T12:00:00Z", 84, Reader("en", "Asia/Kolkata"))
+    assert kolkata == ["Thu 19", "Fri 20", "Sat 21", "Sun 22", "Mon 23", "Tue 24", "Wed 25"]
+
+
+def test_the_chart_speaks_chinese():
+    svg = charts.line_chart("c", "利用率", [10, None], STARTS[:2], "hour", 100, "%", 1, ZH)
+    root = ET.fromstring(svg)
+    assert root.find(f"{SVG}desc").text == "最近一小时：平均 10%，峰值 10%，最新 10%。"
+    empty = ET.fromstring(charts.line_chart("c", "t", [None], STARTS[:1], "day", 1, reader=ZH))
+    assert empty.find(f"{SVG}desc").text == "最近一日内没有采样数据。"
+    assert "此时段内还没有采样数据" in ET.tostring(empty, encoding="unicode")
+
+
+def test_figures_and_sentences_in_chinese_and_in_the_zone():
+    now = datetime(2026, 11, 25, 10, 30)  # 18:30 in Beijing
+    assert text.since("2026-11-25T09:12:00Z", now, ZH_SHANGHAI) == "17:12 CST（1 小时 18 分前）"
+    assert text.since("2026-11-25T09:12:00Z", now, EN_SHANGHAI) == "17:12 CST (1 h 18 min ago)"
+    # 15:59 UTC on the 24th is 23:59 there: yesterday in Beijing, though today in UTC
+    assert text.since("2026-11-24T15:59:00Z", now, EN_SHANGHAI) == (
+        "Tue 24 Nov 23:59 CST (18 h 31 min ago)"
+    )
+    assert text.since("2026-11-24T16:01:00Z", now, EN_SHANGHAI).startswith("00:01 CST")
+    assert text.when("2026-11-30T00:00:00Z", ZH_SHANGHAI) == "11月30日 周一 08:00 CST"
+    assert text.when("2026-11-30T00:00:00Z") == "Mon 30 Nov 00:00 UTC"
+    assert text.stamp(datetime(2026, 11, 25, 9, 30), ZH_SHANGHAI) == "2026-11-25 17:30 CST"
+    assert [text.duration(s, ZH) for s in (5, 600, 3660, 90000)] == [
+        "5 秒",
+        "10 分钟",
+        "1 小时 01 分",
+        "1 天 1 小时",
+    ]
+    assert text.hours(None, ZH) == "不限" and text.step(7200, ZH) == "2 小时"
+    assert text.this_period("week", ZH) == "本周" and text.span("day", ZH) == "日"
+    entry = {"actor": "admin", "action": "grant", "target": "ann", "course": "dl"}
+    entry["details"] = "+2.5 GPU-hours this period"
+    assert text.action(entry, ZH) == "admin 调整了 ann（dl） 的配额：本周期 +2.5 GPU 小时。"
+    assert text.action(entry) == "admin changed the quota of ann (dl): +2.5 GPU-hours this period."
+    stop = {**entry, "action": "stop_server", "details": "GPU 1 (A100); container l_ann_dl"}
+    assert text.action(stop, ZH) == "admin 停止了 ann（dl） 的服务器：GPU 1 (A100)；容器 l_ann_dl。"
+    odd = {**entry, "action": "rename", "course": "", "details": ""}
+    assert text.action(odd) == "admin: rename ann."

@@ -6,10 +6,12 @@ from datetime import datetime
 import pytest
 
 from launcher.catalog import Catalog, CatalogConflict
-from launcher.services.instructor.app import materials_listing, roster_row
+from launcher.i18n import Reader
+from launcher.services.instructor.app import audit_row, materials_listing, roster_row
 from launcher.services.instructor.edits import (
     EditForm,
     EditRefused,
+    added_people_refused,
     allowed_images,
     apply_form,
     gpu_cap,
@@ -183,3 +185,47 @@ def test_the_materials_listing_neither_follows_nor_lists_links_to_host_files(tmp
     (tmp_path / "etc").symlink_to("/etc", target_is_directory=True)
     listing = materials_listing(tmp_path)
     assert listing["files"] == [("notes.md", 1)] and listing["total"] == 1
+
+
+# --- in the visitor's language, times in the site's zone ----------------------------------
+
+ZH = Reader("zh_CN", "Asia/Shanghai")
+
+
+def test_roster_rows_in_chinese_with_the_time_in_the_sites_zone():
+    def state(course, name, model, reader):
+        return roster_row(course, name, model, CATALOG, STARTED, reader)["state"]
+
+    running = {"servers": SERVERS}
+    assert state("dl101", "bob", running, Reader("en", "Asia/Shanghai")) == (
+        "running since 2026-11-25 17:30 CST"  # 09:30 UTC
+    )
+    assert state("dl101", "bob", running, ZH) == "自 2026-11-25 17:30 CST 起运行"
+    assert state("cv201", "bob", running, ZH) == "启动中"
+    assert state("dl101", "ann", {"servers": {}}, ZH) == "已停止"
+    assert state("dl101", "carl", None, ZH) == "从未登录"
+
+
+def test_the_audit_log_in_the_sites_zone():
+    entry = {"at": datetime(2026, 11, 25, 9, 30), "actor": "ines", "action": "update"}
+    entry["details"] = f"image: {PIN} -> {NEXT}"
+    assert audit_row(entry) == {
+        "at": "2026-11-25 09:30 UTC",
+        "actor": "ines",
+        "action": "update",
+        "details": entry["details"],
+    }
+    shown = audit_row(entry, ZH)
+    assert (shown["at"], shown["action"]) == ("2026-11-25 17:30 CST", "修改")
+
+
+def test_refusals_in_chinese():
+    with pytest.raises(EditRefused) as refused:
+        apply_form(COURSE, form(gpu_per_student="9", students="a b c d"), ZH._)
+    assert refused.value.problems == [
+        "每名学生的 GPU 数必须是 0 到 2 之间的整数。",
+        "名单最多可有 3 名学生；现在有 4 名。",
+    ]
+    changed = apply_form(COURSE, form(students="ann\nadmin"))
+    (sentence,) = added_people_refused("dl101", COURSE, changed, CATALOG, {"admin"}, ZH._)
+    assert sentence.startswith("admin 是管理员：只有管理员才能把此人加入 dl101")

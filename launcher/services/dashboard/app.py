@@ -15,6 +15,9 @@ People log in through the hub (Hub OAuth). The service holds no power of its own
 the visitor's token, which JupyterHub narrows to ``delete:servers`` within that person's
 rights. Everything else comes from the launcher's store, read with the site file
 (``$LAUNCHER_CONFIG``).
+
+The pages are in the visitor's language, their times in the site's zone (``hub.timezone``);
+the JSON API and /metrics keep UTC (ISO-8601 with ``Z``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import json
 import logging
 import re
+from datetime import datetime
 from urllib.parse import urlencode
 
 from jupyterhub.services.auth import UserNotAllowed
@@ -42,7 +46,7 @@ from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.services.dashboard import charts, text
 from launcher.services.dashboard.metrics import exposition
 from launcher.services.dashboard.sampler import Sampler
-from launcher.services.page import ServicePage, listen, make_app, service_prefix
+from launcher.services.page import ServicePage, listen, make_app, service_prefix, site_settings
 from launcher.settings import load_site
 from launcher.store import Allocation
 
@@ -67,20 +71,28 @@ class Page(ServicePage):
         if course and course not in mine:
             raise web.HTTPError(
                 403,
-                f"You are not a TA or an instructor of {course}; the dashboard shows you the "
-                "GPUs and quotas of your own courses only.",
+                self._(
+                    "You are not a TA or an instructor of {course}; the dashboard shows you the "
+                    "GPUs and quotas of your own courses only."
+                ).format(course=course),
             )
         if not mine:
             raise web.HTTPError(
                 403,
-                "This part of the GPU dashboard is for admins and course staff. Your own GPU "
-                f"and quota are on your panel: {self.url('me')}",
+                self._(
+                    "This part of the GPU dashboard is for admins and course staff. Your own "
+                    "GPU and quota are on your panel: {url}"
+                ).format(url=self.url("me")),
             )
         return [course] if course else list(mine)
 
     async def io(self, fn, *args):
         """Run a blocking read (store, nvidia-smi) off the event loop."""
         return await asyncio.to_thread(fn, *args)
+
+    def words(self, now: datetime) -> text.Words:
+        """Figures and times as this visitor reads them (their language, the site's zone)."""
+        return text.Words(self.reader, now)
 
 
 class IndexHandler(Page):
@@ -100,8 +112,10 @@ class OverviewHandler(Page):
         if not course_id and not self.is_admin():
             raise web.HTTPError(
                 403,
-                "Only admins see the whole GPU dashboard. Your own GPU and quota are on your "
-                f"panel: {self.url('me')}",
+                self._(
+                    "Only admins see the whole GPU dashboard. Your own GPU and quota are on "
+                    "your panel: {url}"
+                ).format(url=self.url("me")),
             )
         scope = self.scope(course_id)
         span = self.get_argument("range", "day")
@@ -115,6 +129,7 @@ class OverviewHandler(Page):
             filters["sort"] or "user",
             filters["order"] or "asc",
         )
+        now = self.board.clock()
         self.render(
             "dashboard/overview.html",
             view="course" if course_id else "admin",
@@ -130,8 +145,9 @@ class OverviewHandler(Page):
             done=self._done(data["actions"]),
             grant_user=self.get_argument("grant_user", ""),
             grant_course=self.get_argument("grant_course", ""),
-            text=text,
-            now=self.board.clock(),
+            text=self.words(now),
+            now=now,
+            zone=self.zone_label(),
             **data,
         )
 
@@ -172,22 +188,24 @@ class OverviewHandler(Page):
         return {
             "utilisation": charts.line_chart(
                 "chart-utilisation",
-                "GPU utilisation (%)",
+                self._("GPU utilisation (%)"),
                 [b["utilisation"] for b in history["buckets"]],
                 starts,
                 span,
                 100,
                 "%",
                 gap,
+                self.reader,
             ),
             "allocated": charts.line_chart(
                 "chart-allocated",
-                "GPUs allocated",
+                self._("GPUs allocated"),
                 allocated,
                 starts,
                 span,
                 -(-max([units, *(a for a in allocated if a is not None)]) // 4) * 4,
                 max_gap=gap,
+                reader=self.reader,
             ),
         }
 
@@ -196,7 +214,7 @@ class OverviewHandler(Page):
         done = self.get_argument("done", "")
         for entry in actions:
             if str(entry["id"]) == done and entry["actor"] == self.current_user["name"]:
-                return "Done: " + text.action(entry)
+                return self._("Done: {action}").format(action=text.action(entry, self.reader))
         return ""
 
 
@@ -207,11 +225,12 @@ class MeHandler(Page):
     async def get(self):
         name, groups = self.current_user["name"], self.current_user.get("groups") or []
         panel = await self.io(self.board.me, name, groups)
+        now = self.board.clock()
         self.render(
             "dashboard/me.html",
             panel=panel,
-            text=text,
-            now=self.board.clock(),
+            text=self.words(now),
+            now=now,
             staff=bool(self.is_admin() or self.staff_courses()),
         )
 
@@ -225,18 +244,25 @@ class ActionHandler(Page):
         unit = self.get_argument("unit", "") if kind == "release" else ""
         user, server = self.get_argument("user", ""), self.get_argument("server", "")
         if not (unit or user):
-            raise web.HTTPError(400, "Say which GPU to release or whose server to stop.")
+            raise web.HTTPError(400, self._("Say which GPU to release or whose server to stop."))
         held = self.board.holders(unit=unit, user=user, server=server)
         if not held:
             raise web.HTTPError(
                 404,
-                f"Nobody holds GPU {unit} now: it is free already."
+                self._("Nobody holds GPU {unit} now: it is free already.").format(unit=unit)
                 if unit
-                else f"{user}'s server holds no GPU now (it may have stopped already).",
+                else self._(
+                    "{user}'s server holds no GPU now (it may have stopped already)."
+                ).format(user=user),
             )
         for a in held:
             if scope is not None and a.course not in scope:
-                raise web.HTTPError(403, f"You are not a TA or an instructor of {a.course}.")
+                raise web.HTTPError(
+                    403,
+                    self._("You are not a TA or an instructor of {course}.").format(
+                        course=a.course
+                    ),
+                )
         return held
 
     def _back(self) -> str:
@@ -250,6 +276,7 @@ class ActionHandler(Page):
     def get(self, kind: str):
         held = self._targets(kind)
         servers = {(a.username, a.server): a for a in held}
+        now = self.board.clock()
         self.render(
             "dashboard/confirm.html",
             kind=kind,
@@ -258,8 +285,8 @@ class ActionHandler(Page):
             servers=list(servers.values()),
             units=self._units(),
             back=self._back(),
-            now=self.board.clock(),
-            text=text,
+            now=now,
+            text=self.words(now),
             iso=aggregate.iso,
         )
 
@@ -267,7 +294,7 @@ class ActionHandler(Page):
     async def post(self, kind: str):
         if self.get_body_argument("confirm", "") != "yes":
             raise web.HTTPError(
-                400, "Nothing was stopped: confirm the action on its confirmation page."
+                400, self._("Nothing was stopped: confirm the action on its confirmation page.")
             )
         held = self._targets(kind)
         units = self._units()
@@ -303,7 +330,7 @@ class GrantHandler(Page):
     @web.authenticated
     async def post(self):
         if not self.is_admin():
-            raise web.HTTPError(403, "Only admins change quotas.")
+            raise web.HTTPError(403, self._("Only admins change quotas."))
         user = self.get_body_argument("user", "").strip().lower()
         course_id = self.get_body_argument("course", "")
         course = self.board.courses().get(course_id)
@@ -311,15 +338,20 @@ class GrantHandler(Page):
             hours = float(self.get_body_argument("hours", ""))
         except ValueError:
             hours = 0.0
+        _ = self._
         problems = []
         if not user or "/" in user:
-            problems.append("Give the student's username.")
+            problems.append(_("Give the student's username."))
         if course is None:
-            problems.append(f"There is no course {course_id!r}.")
+            problems.append(_("There is no course {course!r}.").format(course=course_id))
         elif course.quota.gpu_hours is None:
-            problems.append(f"{course_id} has no GPU-hour quota, so there is nothing to adjust.")
+            problems.append(
+                _("{course} has no GPU-hour quota, so there is nothing to adjust.").format(
+                    course=course_id
+                )
+            )
         if grant_problem(hours):
-            problems.append(grant_problem(hours))
+            problems.append(_(grant_problem(hours)))
         if problems:
             raise web.HTTPError(400, " ".join(problems))
         entry = await self.io(
@@ -381,7 +413,7 @@ class HistoryApi(Api):
     async def get(self):
         span = self.get_argument("range", "day")
         if span not in aggregate.RANGES:
-            raise web.HTTPError(400, "range must be one of hour, day or week.")
+            raise web.HTTPError(400, self._("range must be one of hour, day or week."))
         course = self.get_argument("course", "")
         scope = self.scope(course)
         if scope is not None and not course:
@@ -408,9 +440,11 @@ class MetricsHandler(Page):
         if self.current_user is None:
             raise web.HTTPError(
                 403,
-                f"Scraping needs a hub token with the scope {METRICS_SCOPE} (the token of the "
-                "launcher-metrics service, in <data_dir>/launcher-metrics-token) or an admin's "
-                "token, sent as the header 'Authorization: token ...'.",
+                self._(
+                    "Scraping needs a hub token with the scope {scope} (the token of the "
+                    "launcher-metrics service, in <data_dir>/launcher-metrics-token) or an "
+                    "admin's token, sent as the header 'Authorization: token ...'."
+                ).format(scope=METRICS_SCOPE),
             )
         snapshot = await self.io(self.board.snapshot)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
@@ -421,7 +455,9 @@ class MetricsHandler(Page):
         self.finish(message)
 
 
-def app(prefix: str, board: Board, sample_interval: int = 60) -> web.Application:
+def app(prefix: str, board: Board, sample_interval: int = 60, **site) -> web.Application:
+    """The dashboard at ``prefix``; ``site``: :func:`~launcher.services.page.site_settings`
+    (the site's name, default language and time zone)."""
     return make_app(
         prefix,
         [
@@ -441,6 +477,7 @@ def app(prefix: str, board: Board, sample_interval: int = 60) -> web.Application
         board.catalog,
         board=board,
         sample_interval=sample_interval,
+        **site,
     )
 
 
@@ -454,9 +491,9 @@ def main() -> None:
         log.warning("no GPUs on the dashboard (%s)", exc)
         units = []
     readings = LiveReadings(lambda: gpu_metrics.read(site.gpus.nvidia_smi), units)
-    board = Board(cat, units, readings)
+    board = Board(cat, units, readings, zone=site.hub.timezone)  # quota periods: the site's
     Sampler(cat.store, units, readings, site.dashboard).start()
-    listen(app(service_prefix(), board, site.dashboard.sample_interval), log)
+    listen(app(service_prefix(), board, site.dashboard.sample_interval, **site_settings(site)), log)
 
 
 if __name__ == "__main__":

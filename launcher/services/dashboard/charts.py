@@ -2,7 +2,8 @@
 
 :func:`line_chart` draws one series of buckets (None: no samples there, a gap in the line)
 over a time axis. The SVG scales to its container (``viewBox``, width 100%) and carries a
-text summary for screen readers (``<title>``/``<desc>``) and ``data-points`` for tests.
+text summary for screen readers (``<title>``/``<desc>``) and ``data-points`` for tests. Its
+words are in the reader's language, its time axis in the site's zone (the reader's).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
+from launcher import localtime
+from launcher.i18n import ENGLISH, Reader
+from launcher.services.dashboard import text
+
 WIDTH, HEIGHT = 480, 190
 LEFT, RIGHT, TOP, BOTTOM = 42, 14, 10, 24
-#: x-axis labels per range: their format, and the bucket starts that get one (seconds since
-#: midnight divisible by this)
-LABELS = {"hour": ("%H:%M", 600), "day": ("%H:%M", 4 * 3600), "week": ("%a %d", 86400)}
+#: x-axis labels per range: the seconds (since local midnight) whose multiples get one
+LABELS = {"hour": 600, "day": 4 * 3600, "week": 86400}
 
 
 def _fmt(value: float) -> str:
@@ -49,9 +53,11 @@ def line_chart(
     y_max: float,
     unit: str = "",
     max_gap: int = 1,
+    reader: Reader = ENGLISH,
 ) -> str:
-    """An SVG line chart of ``values`` (one per bucket; ``starts``: ISO times of the buckets)
-    from 0 to ``y_max`` (at least 1); a line goes over fewer than ``max_gap`` empty buckets."""
+    """An SVG line chart of ``values`` (one per bucket; ``starts``: UTC ISO times of the
+    buckets) from 0 to ``y_max`` (at least 1); a line goes over fewer than ``max_gap`` empty
+    buckets. Words in ``reader``'s language, times in its zone."""
     y_max = max(float(y_max), 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = max(len(values), 1)
@@ -67,10 +73,10 @@ def line_chart(
         f' role="img" aria-labelledby="{chart_id}-t {chart_id}-d" id="{chart_id}"'
         f' data-points="{len(known)}" preserveAspectRatio="xMidYMid meet">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(summary(values, unit, span))}</desc>',
+        f'<desc id="{chart_id}-d">{escape(summary(values, unit, span, reader))}</desc>',
     ]
     parts += _grid(y_max, unit, plot_w, plot_h)
-    parts += _x_labels(starts, span, step)
+    parts += _x_labels(starts, span, step, reader)
     for run in _runs(points, max_gap):
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
         base = TOP + plot_h
@@ -81,9 +87,10 @@ def line_chart(
         else:
             parts.append(f'<polyline class="line" points="{line}"/>')
     if not known:
+        empty = escape(reader._("No samples in this period yet"))
         parts.append(
             f'<text class="empty" x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" '
-            'text-anchor="middle">No samples in this period yet</text>'
+            f'text-anchor="middle">{empty}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -102,28 +109,40 @@ def _grid(y_max: float, unit: str, plot_w: float, plot_h: float) -> list[str]:
     return parts
 
 
-def _x_labels(starts: Sequence[str], span: str, step: float) -> list[str]:
-    """Labels at round times along the axis (every 10 minutes, 4 hours, day), in UTC."""
-    fmt, every = LABELS.get(span, ("%H:%M", 3600))
+def _x_labels(starts: Sequence[str], span: str, step: float, reader: Reader) -> list[str]:
+    """Labels at round times along the axis (every 10 minutes, 4 hours, day) in the site's
+    zone: the bucket on a round time, or the first after one (a zone whose offset is not a
+    whole number of buckets)."""
+    every = LABELS.get(span, 3600)
     parts = []
+    previous = None
     for i, start in enumerate(starts):
-        at = datetime.fromisoformat(start.removesuffix("Z"))
-        if (at.hour * 3600 + at.minute * 60 + at.second) % every:
+        at = localtime.local(datetime.fromisoformat(start.removesuffix("Z")), reader.zone)
+        midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        slot = (at.toordinal(), int((at - midnight).total_seconds()) // every)
+        on_time = (at.hour * 3600 + at.minute * 60 + at.second) % every == 0
+        crossed = previous is not None and slot != previous
+        previous = slot
+        if not (on_time or crossed):
             continue
+        label = text.weekday(at, reader) if span == "week" else at.strftime("%H:%M")
         parts.append(
             f'<text class="axis" x="{LEFT + i * step:.1f}" y="{HEIGHT - 8}" '
-            f'text-anchor="middle">{at.strftime(fmt)}</text>'
+            f'text-anchor="middle">{escape(label)}</text>'
         )
     return parts
 
 
-def summary(values: Sequence[float | None], unit: str, span: str) -> str:
+def summary(values: Sequence[float | None], unit: str, span: str, reader: Reader = ENGLISH) -> str:
     """A sentence for screen readers: mean, peak and latest value of the period."""
     known = [v for v in values if v is not None]
+    period = text.span(span, reader)
     if not known:
-        return f"No samples in the last {span}."
+        return reader._("No samples in the last {span}.").format(span=period)
     latest = next(v for v in reversed(values) if v is not None)
-    return (
-        f"Over the last {span}: mean {_fmt(sum(known) / len(known))}{unit}, "
-        f"peak {_fmt(max(known))}{unit}, latest {_fmt(latest)}{unit}."
+    return reader._("Over the last {span}: mean {mean}, peak {peak}, latest {latest}.").format(
+        span=period,
+        mean=f"{_fmt(sum(known) / len(known))}{unit}",
+        peak=f"{_fmt(max(known))}{unit}",
+        latest=f"{_fmt(latest)}{unit}",
     )

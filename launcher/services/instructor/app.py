@@ -5,6 +5,9 @@ OAuth token, whose scopes JupyterHub cuts down to what that person may do: a TA 
 instructor reaches their own course's students and nobody else, so the service itself holds
 no power over servers. Course edits go through the catalog (validated, within the admin's
 ``instructor_limits``, audited with the instructor's name).
+
+The page is in the visitor's language; its times (the audit log, "running since") are in the
+site's time zone (``hub.timezone``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +25,7 @@ from tornado import web
 from launcher import catalog, lifecycle, staff
 from launcher.catalog import CatalogConflict
 from launcher.courses import course_server, group_name, materials_dir, memberships
+from launcher.i18n import ENGLISH, N_, Reader
 from launcher.names import server_path
 from launcher.services.instructor.edits import (
     EditForm,
@@ -30,7 +35,7 @@ from launcher.services.instructor.edits import (
     apply_form,
     gpu_cap,
 )
-from launcher.services.page import ServicePage, listen, make_app, service_prefix
+from launcher.services.page import ServicePage, listen, make_app, service_prefix, site_settings
 from launcher.settings import Course, load_site
 from launcher.store import RunningServer
 
@@ -41,7 +46,10 @@ class Page(ServicePage):
     def course_or_403(self, course_id: str) -> tuple[Course, str]:
         found = self.staff_courses().get(course_id)
         if found is None:
-            raise web.HTTPError(403, f"You are not a TA or an instructor of {course_id}.")
+            raise web.HTTPError(
+                403,
+                self._("You are not a TA or an instructor of {course}.").format(course=course_id),
+            )
         return found
 
 
@@ -50,7 +58,7 @@ class CoursesHandler(Page):
     async def get(self):
         courses = self.staff_courses()
         if not courses:
-            raise web.HTTPError(403, "You are not a TA or an instructor of any course.")
+            raise web.HTTPError(403, self._("You are not a TA or an instructor of any course."))
         self.render("instructor/courses.html", courses=courses, user=self.current_user)
 
 
@@ -71,7 +79,10 @@ class CourseHandler(Page):
             materials=materials_listing(
                 materials_dir(course_id, course, self.settings["materials_root"])
             ),
-            audit=self.catalog.store.audit_log(course_id)[-20:][::-1],
+            audit=[
+                audit_row(e, self.reader)
+                for e in self.catalog.store.audit_log(course_id)[-20:][::-1]
+            ],
             problems=problems,
             saved=saved,
         )
@@ -85,7 +96,7 @@ class CourseHandler(Page):
         courses = self.catalog.courses()
         started = self.catalog.store.running_servers()
         return [
-            roster_row(course_id, name, models.get(name), courses, started)
+            roster_row(course_id, name, models.get(name), courses, started, self.reader)
             for name in dict.fromkeys([*course.students, *sorted(by_group)])
         ]
 
@@ -93,7 +104,7 @@ class CourseHandler(Page):
     async def post(self, course_id: str):
         course, role = self.course_or_403(course_id)
         if role not in ("instructor", "admin"):
-            raise web.HTTPError(403, "Only the course's instructors change the course.")
+            raise web.HTTPError(403, self._("Only the course's instructors change the course."))
         form = EditForm(
             image=self.get_body_argument("image", course.image),
             gpu_per_student=self.get_body_argument("gpu_per_student", "0"),
@@ -101,11 +112,12 @@ class CourseHandler(Page):
             tas=self.get_body_argument("tas", ""),
             materials=self.get_body_argument("materials", "") == "on",
         )
+        _ = self._
         try:
-            changed = apply_form(course, form)
+            changed = apply_form(course, form, _)
             if role != "admin":
                 refused = added_people_refused(
-                    course_id, course, changed, self.catalog.courses(), self.settings["admins"]
+                    course_id, course, changed, self.catalog.courses(), self.settings["admins"], _
                 )
                 if refused:
                     raise EditRefused(refused)
@@ -115,7 +127,7 @@ class CourseHandler(Page):
             self.set_status(400)
             return await self.get(course_id, problems=problems)
         log.info("%s changed %s: %s", self.current_user["name"], course_id, change.line())
-        saved = "; ".join(change.details) if change.details else "nothing changed"
+        saved = "; ".join(change.details) if change.details else _("nothing changed")
         if self.settings["staff_passwords_in"] is not None:  # a new TA signs in with their own
             new = staff.ensure_for(
                 {course_id: changed},
@@ -124,8 +136,12 @@ class CourseHandler(Page):
                 log.info,
             )
             if new:
-                saved += f" ({', '.join(new)}: ask the admin for their own password)"
-        return await self.get(course_id, saved=f"Saved: {saved}. New starts use it.")
+                saved = _("{changes} ({names}: ask the admin for their own password)").format(
+                    changes=saved, names=", ".join(new)
+                )
+        return await self.get(
+            course_id, saved=_("Saved: {changes}. New starts use it.").format(changes=saved)
+        )
 
 
 def materials_listing(path: Path, limit: int = 30) -> dict:
@@ -149,28 +165,61 @@ def materials_listing(path: Path, limit: int = 30) -> dict:
     return {"path": str(path), "exists": True, "total": len(files), "files": shown}
 
 
+#: a server's pending action (JupyterHub's ``pending``) as the roster says it
+PENDING = {"spawn": N_("spawning"), "stop": N_("stopping")}
+#: the catalog's audit actions as the page's log says them
+AUDIT_ACTIONS = {"create": N_("create"), "update": N_("update"), "remove": N_("remove")}
+
+
+def started_at(iso: str | None) -> datetime | None:
+    """The hub's ``started`` (``2026-11-25T09:30:12.000Z``) as an aware datetime."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def roster_row(
     course_id: str,
     student: str,
     model: dict | None,
     courses: dict,
     started: Mapping[tuple[str, str], RunningServer],
+    reader: Reader = ENGLISH,
 ) -> dict:
-    """One roster line: the student's server of this course and what it is doing. A server
-    runs the course it was started for (``started``: the store's record); a stopped one is
-    started under the name that starts this course."""
+    """One roster line: the student's server of this course and what it is doing (in the
+    reader's language, the time in its zone). A server runs the course it was started for
+    (``started``: the store's record); a stopped one is started under the name that starts
+    this course."""
+    _ = reader._
     if model is None:
-        return {"name": student, "state": "never logged in", "server": None, "running": False}
+        return {"name": student, "state": _("never logged in"), "server": None, "running": False}
     mine = memberships(courses, student, model.get("groups") or [])
     server = course_server(course_id, student, mine, started)
     spawner = (model.get("servers") or {}).get(server)
     if spawner is None:
-        state = "stopped"
+        state = _("stopped")
     elif spawner.get("pending"):
-        state = f"{spawner['pending']}ing"
+        pending = spawner["pending"]
+        state = _(PENDING[pending]) if pending in PENDING else f"{pending}ing"
     else:
-        state = f"running since {(spawner.get('started') or '')[:16].replace('T', ' ')} UTC"
+        since = started_at(spawner.get("started"))
+        state = _("running since {time}").format(time=reader.when(since)) if since else _("running")
     return {"name": student, "state": state, "server": server, "running": bool(spawner)}
+
+
+def audit_row(entry: dict, reader: Reader = ENGLISH) -> dict:
+    """One line of the course's audit log as the page shows it: when (in the site's zone),
+    who, what."""
+    action = entry["action"]
+    return {
+        "at": reader.when(entry["at"]) if entry.get("at") else "",
+        "actor": entry["actor"],
+        "action": reader._(AUDIT_ACTIONS[action]) if action in AUDIT_ACTIONS else action,
+        "details": entry.get("details") or "",
+    }
 
 
 class ServerHandler(Page):
@@ -187,7 +236,12 @@ class ServerHandler(Page):
         groups = found.json().get("groups") or [] if found.status_code == 200 else []
         mine = memberships(courses, student, groups)
         if found.status_code != 200 or mine.get(course_id) != "student":
-            raise web.HTTPError(404, f"{student} is not a student of {course_id}.")
+            raise web.HTTPError(
+                404,
+                self._("{student} is not a student of {course}.").format(
+                    student=student, course=course_id
+                ),
+            )
         server = course_server(course_id, student, mine, self.catalog.store.running_servers())
         await self.hub_or_error(
             "POST" if action == "start" else "DELETE", server_path(student, server), as_service=True
@@ -202,7 +256,10 @@ def app(
     materials_root: Path,
     admins: Collection[str] = (),
     staff_passwords_in: Path | None = None,
+    **site,
 ):
+    """The instructor page at ``prefix``; ``site``:
+    :func:`~launcher.services.page.site_settings` (the site's name, language and zone)."""
     course = r"c/([a-z][a-z0-9-]{0,30})"
     return make_app(
         prefix,
@@ -215,6 +272,7 @@ def app(
         materials_root=materials_root,
         admins=set(admins),
         staff_passwords_in=staff_passwords_in,
+        **site,
     )
 
 
@@ -224,7 +282,17 @@ def main() -> None:
     cat = catalog.for_site(site)
     data = site.data_dir()
     passwords_in = None if site.auth.oauth else data  # class-password sites: staff's own
-    listen(app(service_prefix(), cat, data / "materials", site.admins, passwords_in), log)
+    listen(
+        app(
+            service_prefix(),
+            cat,
+            data / "materials",
+            site.admins,
+            passwords_in,
+            **site_settings(site),
+        ),
+        log,
+    )
 
 
 if __name__ == "__main__":

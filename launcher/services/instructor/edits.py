@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from launcher.courses import STAFF, memberships
+from launcher.i18n import Translate
 from launcher.settings import Course
 
 
@@ -41,24 +42,34 @@ def names(text: str) -> list[str]:
     return list(dict.fromkeys(n for n in text.replace(",", " ").split() if n))
 
 
-def apply_form(course: Course, form: EditForm) -> Course:
-    """The course with the form's changes; EditRefused with sentences when outside limits."""
+def apply_form(course: Course, form: EditForm, _: Translate = str) -> Course:
+    """The course with the form's changes; EditRefused with sentences (in the language of
+    ``_``) when outside limits."""
     problems = []
     if form.image not in allowed_images(course):
         problems.append(
-            f"{form.image!r} is not one of the images the admin allows for this course "
-            f"({', '.join(allowed_images(course))})."
+            _(
+                "{image!r} is not one of the images the admin allows for this course ({images})."
+            ).format(image=form.image, images=", ".join(allowed_images(course)))
         )
     try:
         per_student = int(form.gpu_per_student)
     except ValueError:
         per_student = -1
     if not 0 <= per_student <= gpu_cap(course):
-        problems.append(f"GPUs per student must be a whole number from 0 to {gpu_cap(course)}.")
+        problems.append(
+            _("GPUs per student must be a whole number from 0 to {cap}.").format(
+                cap=gpu_cap(course)
+            )
+        )
     students, tas = names(form.students), names(form.tas)
     limit = course.instructor_limits.max_students
     if limit is not None and len(students) > limit:
-        problems.append(f"The roster may hold at most {limit} students; it has {len(students)}.")
+        problems.append(
+            _("The roster may hold at most {limit} students; it has {count}.").format(
+                limit=limit, count=len(students)
+            )
+        )
     if problems:
         raise EditRefused(problems)
     data = course.model_dump(mode="json")
@@ -82,6 +93,7 @@ def added_people_refused(
     after: Course,
     courses: Mapping[str, Course],
     admins: Collection[str],
+    _: Translate = str,
 ) -> list[str]:
     """Sentences for the people an instructor may not add to their course's rosters from the
     page: admins and the staff of other courses (on a roster, they would let the instructor
@@ -92,9 +104,17 @@ def added_people_refused(
     for name in added:
         staff_of = [cid for cid, role in memberships(others, name).items() if role in STAFF]
         if name in admins or staff_of:
-            what = "an admin" if name in admins else f"staff of {', '.join(staff_of)}"
+            if name in admins:
+                sentence = _(
+                    "{name} is an admin: only an admin can add them to {course} (with "
+                    "`launcher courses apply`)."
+                )
+            else:
+                sentence = _(
+                    "{name} is staff of {courses}: only an admin can add them to {course} (with "
+                    "`launcher courses apply`)."
+                )
             refused.append(
-                f"{name} is {what}: only an admin can add them to {course_id} "
-                "(with `launcher courses apply`)."
+                sentence.format(name=name, course=course_id, courses=", ".join(staff_of))
             )
     return refused
