@@ -598,7 +598,8 @@ def _describe(err: dict, root: yaml.Node | None, name: str, model: type[BaseMode
         for p in err["loc"]
         if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
     )
-    key = ".".join(str(p) for p in loc) or "(top level)"
+    # a key with a control character (a stray \r) is shown escaped: one problem, one line
+    key = ".".join(str(p) if str(p).isprintable() else repr(p) for p in loc) or "(top level)"
     node = _node_at(root, loc)
     line = (node.start_mark.line + 1) if node is not None else 1
     kind = err["type"]

@@ -170,25 +170,24 @@ def campus_hub(tmp: Path):
         out = hub.launcher("courses", "apply", "-f", str(course_file), "--by", "admin")
         assert out.returncode == 0, out.stderr
 
-    try:
-        with identity_provider(tmp, ACCOUNTS, callback) as idp:
-            site = {
-                "auth": {
-                    "kind": "oidc",
-                    "issuer": idp.issuer,
-                    "client_id": idp.client_id,
-                    "scopes": ["openid", "profile", "groups"],
-                    "allowed_groups": ["campus"],
-                    "admin_groups": ["hub-admins"],
-                    "login_service": "Campus account",
-                },
-            }
-            env = {"LAUNCHER_OAUTH_CLIENT_SECRET": idp.client_secret}
-            with running_hub(
-                tmp, "campus", site_extra=site, env_extra=env, before_start=apply, port=port
-            ) as hub:
-                hub.idp = idp
-                yield hub
-    finally:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(NEXT_PIN, noprune=True)
+    # the second name stays after the test (a tag costs nothing): another test module's
+    # campus hub may be using it at the same time (pytest-xdist), and removing it under that
+    # hub would make its next start find no image
+    with identity_provider(tmp, ACCOUNTS, callback) as idp:
+        site = {
+            "auth": {
+                "kind": "oidc",
+                "issuer": idp.issuer,
+                "client_id": idp.client_id,
+                "scopes": ["openid", "profile", "groups"],
+                "allowed_groups": ["campus"],
+                "admin_groups": ["hub-admins"],
+                "login_service": "Campus account",
+            },
+        }
+        env = {"LAUNCHER_OAUTH_CLIENT_SECRET": idp.client_secret}
+        with running_hub(
+            tmp, "campus", site_extra=site, env_extra=env, before_start=apply, port=port
+        ) as hub:
+            hub.idp = idp
+            yield hub

@@ -7,7 +7,8 @@ JupyterHub groups are set from the catalog (``course-<id>-students`` ...), next 
 identity provider's own groups, so a roster change reaches the hub's roles within
 ``auth_refresh_age`` seconds, and someone removed from every course is logged out at their
 next refresh. Someone who is refused learns why in a sentence (HTTP 403), not a bare
-"Forbidden".
+"Forbidden", in the language of their browser (the hub's language switch, else
+Accept-Language).
 
 * ``CoursePasswordAuthenticator``: the class password (JupyterHub's shared password).
 * ``CourseOIDCAuthenticator``: oauthenticator's GenericOAuthenticator (any OIDC provider).
@@ -18,6 +19,7 @@ Presets that fill their traits from the site file: :mod:`launcher.signin`.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from hmac import compare_digest
 from pathlib import Path
 
@@ -29,14 +31,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 from traitlets import Dict, Set, Unicode, default
 
-from launcher import catalog
+from launcher import catalog, i18n
 from launcher.courses import STAFF, hub_groups, memberships
+from launcher.i18n import ENGLISH, Reader
 from launcher.secrets import staff_passwords
 from launcher.store import off_loop
 
 
 def _is_course_group(name: str) -> bool:
     return name.startswith("course-") and name.endswith(("-students", "-tas", "-instructors"))
+
+
+#: who reads the refusals of the sign-in under way (JupyterHub's ``check_allowed`` is given
+#: no request): set for the length of :meth:`CourseMembershipMixin.get_authenticated_user`
+_SIGNING_IN: ContextVar[Reader | None] = ContextVar("launcher_sign_in_reader", default=None)
+
+
+def reader_of(handler=None) -> Reader:
+    """Who reads a sign-in's sentences: the handler's visitor (the hub's localized pages know
+    their reader; else the request's language), else the sign-in under way, else English."""
+    found = getattr(handler, "reader", None)
+    if isinstance(found, Reader):
+        return found
+    request = getattr(handler, "request", None)
+    if request is not None:
+        return Reader(i18n.from_request(request))
+    return _SIGNING_IN.get() or ENGLISH
 
 
 class CourseMembershipMixin(Authenticator):
@@ -80,12 +100,24 @@ class CourseMembershipMixin(Authenticator):
             found = await off_loop(shared.courses)
         except SQLAlchemyError as exc:
             self.log.error("The launcher's store failed at a sign-in: %s", exc)
+            _ = reader_of()._
             raise web.HTTPError(
                 503,
-                "The launcher's database does not answer right now, so the hub cannot check "
-                "your courses. Try again in a minute; if it keeps failing, tell the admin.",
+                _(
+                    "The launcher's database does not answer right now, so the hub cannot "
+                    "check your courses. Try again in a minute; if it keeps failing, tell the "
+                    "admin."
+                ),
             ) from None
         return memberships(found, username, idp_groups)
+
+    async def get_authenticated_user(self, handler, data):
+        """JupyterHub's sign-in, its refusals in the language of the person signing in."""
+        token = _SIGNING_IN.set(reader_of(handler))
+        try:
+            return await super().get_authenticated_user(handler, data)
+        finally:
+            _SIGNING_IN.reset(token)
 
     async def idp_allows(self, username: str, authentication: dict) -> bool:
         """A further gate of the identity provider (GitHub organisations); default: open."""
@@ -97,25 +129,31 @@ class CourseMembershipMixin(Authenticator):
         model = authentication or {}
         if username in self.admin_users or model.get("admin"):
             return True
+        _ = reader_of()._
         idp = [g for g in model.get("groups") or [] if not _is_course_group(g)]
         if self.required_groups and not self.required_groups.intersection(idp):
             raise web.HTTPError(
                 403,
-                f"You are signed in as {username}, but this hub is only for members of "
-                f"{', '.join(sorted(self.required_groups))}. If you should have access, ask "
-                "the admin or your instructor.",
+                _(
+                    "You are signed in as {user}, but this hub is only for members of "
+                    "{groups}. If you should have access, ask the admin or your instructor."
+                ).format(user=username, groups=", ".join(sorted(self.required_groups))),
             )
         if not await self.idp_allows(username, model):
             raise web.HTTPError(
                 403,
-                f"You are signed in as {username}, but not as a member of an organisation "
-                "this hub admits. Ask your instructor to invite you.",
+                _(
+                    "You are signed in as {user}, but not as a member of an organisation this "
+                    "hub admits. Ask your instructor to invite you."
+                ).format(user=username),
             )
         if not await self._memberships(username, idp):
             raise web.HTTPError(
                 403,
-                f"You are signed in as {username}, but you are not on the roster of any course "
-                "on this hub. Ask your instructor to add you to the course roster.",
+                _(
+                    "You are signed in as {user}, but you are not on the roster of any course "
+                    "on this hub. Ask your instructor to add you to the course roster."
+                ).format(user=username),
             )
         return True
 
@@ -135,13 +173,17 @@ class CourseMembershipMixin(Authenticator):
     async def refresh_user(self, user, handler=None, **kwargs):
         """Re-read the catalog: new course groups, or a logout for someone in no course. (The
         identity provider's groups are those of the last sign-in.)"""
-        idp = [g.name for g in user.groups if not _is_course_group(g.name)]
-        if user.name in self.admin_users or user.admin:
+        token = _SIGNING_IN.set(reader_of(handler))
+        try:
+            idp = [g.name for g in user.groups if not _is_course_group(g.name)]
+            if user.name in self.admin_users or user.admin:
+                return await self._with_course_groups({"name": user.name, "groups": idp})
+            if not await self._memberships(user.name, idp):
+                self.log.info("%s is in no course any more: asking for a new login", user.name)
+                return False
             return await self._with_course_groups({"name": user.name, "groups": idp})
-        if not await self._memberships(user.name, idp):
-            self.log.info("%s is in no course any more: asking for a new login", user.name)
-            return False
-        return await self._with_course_groups({"name": user.name, "groups": idp})
+        finally:
+            _SIGNING_IN.reset(token)
 
 
 class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthenticator):
@@ -158,9 +200,12 @@ class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthentic
     )
 
     async def authenticate(self, handler, data):
+        _ = reader_of(handler)._
         if not all(isinstance(data.get(key), str) for key in ("username", "password")):
             # JupyterHub's login page reads both (a KeyError, a 500 page, when one is missing)
-            raise web.HTTPError(400, "Sign in with the form: it sends a username and a password.")
+            raise web.HTTPError(
+                400, _("Sign in with the form: it sends a username and a password.")
+            )
         username = self.normalize_username(data["username"])
         password = data["password"]
         roles = (await self._memberships(username, [])).values()
@@ -178,8 +223,10 @@ class CoursePasswordAuthenticator(CourseMembershipMixin, SharedPasswordAuthentic
         if self.user_password and _same(password, self.user_password):
             raise web.HTTPError(
                 403,
-                f"{username} is an instructor or TA: staff sign in with their own password, "
-                "not the class password. Ask the admin for yours.",
+                _(
+                    "{user} is an instructor or TA: staff sign in with their own password, not "
+                    "the class password. Ask the admin for yours."
+                ).format(user=username),
             )
         return None
 
@@ -197,10 +244,13 @@ class _OAuthUsername:
         claim = self.username_claim
         name = claim(user_info) if callable(claim) else user_info.get(claim)
         if not name:
+            _ = reader_of()._
             raise web.HTTPError(
                 403,
-                f"The identity provider did not send your username (the claim {claim!r}); "
-                "please tell the admin (auth.username_claim in the site file).",
+                _(
+                    "The identity provider did not send your username (the claim {claim}); "
+                    "please tell the admin (auth.username_claim in the site file)."
+                ).format(claim=repr(claim)),
             )
         return name
 

@@ -153,6 +153,10 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.CourseSpawner.session_pip_index_url = site.images.session_pip_index_url
     if site.images.session_ca_bundle is not None:
         c.CourseSpawner.session_ca_bundle = str(site.images.session_ca_bundle)
+    # progress messages and refusals in the student's language (else the site's), times in
+    # the site's zone
+    c.CourseSpawner.language = site.hub.language
+    c.CourseSpawner.timezone = site.hub.timezone
 
     # --- GPUs: one broker for the whole hub ---
     c.CourseSpawner.store_url = site.store_url()
@@ -325,6 +329,7 @@ def host_facts(site: Site) -> HostFacts:
         gpu_inventory(whole),
         when_full=site.gpus.when_full,
         queue_timeout=site.gpus.queue_timeout,
+        zone=site.hub.timezone,
     )
     freed = reconcile_gpus(store, client)
     store.clear_queue()  # the GPU queue lives in the hub's memory: a new hub has none

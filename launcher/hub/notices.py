@@ -3,7 +3,9 @@
 JupyterHub shows its ``announcement`` template variable at the top of every page; the hub's
 configuration sets it to :func:`stopped_notice`, which JupyterHub calls with the visitor.
 The facts come from each server's ``last_stop`` (CourseSpawner.poll notes them), so the
-page costs no database or engine call.
+page costs no database or engine call. JupyterHub gives the notice no request, so it is in
+the language of the server's last start (``spawner.reader``: the language the student's
+browser asked for then), its time in the site's zone.
 """
 
 from __future__ import annotations
@@ -11,23 +13,37 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from launcher.i18n import ENGLISH, Reader
 
-def sentence(stop: dict) -> str:
-    """One stop, in a sentence a student can act on."""
-    course = stop.get("course") or "course"
-    when = _clock(stop.get("at", ""))
-    details = stop.get("details", "")
-    kept = "Your files are kept; start the server again when you are ready."
+
+def sentence(stop: dict, reader: Reader = ENGLISH) -> str:
+    """One stop, in a sentence a student can act on, in ``reader``'s language."""
+    _ = reader._
+    facts = {
+        "course": stop.get("course") or _("course"),
+        "time": _clock(stop.get("at", ""), reader),
+        "details": stop.get("details", ""),
+        "kept": _("Your files are kept; start the server again when you are ready."),
+    }
     if stop.get("reason") == "oom":
-        limit = f" (limit {details})" if details else ""
-        return (
-            f"Your {course} server ran out of memory{limit} at {when} and was stopped. {kept} "
-            "Use less memory (smaller batches or datasets), or ask your instructor for more."
-        )
-    if stop.get("reason") == "vanished":
-        return f"Your {course} server's container was removed outside the hub at {when}. {kept}"
-    code = f" (exit code {details})" if details else ""
-    return f"Your {course} server stopped by itself at {when}{code}. {kept}"
+        if facts["details"]:
+            text = _(
+                "Your {course} server ran out of memory (limit {details}) at {time} and was "
+                "stopped. {kept} Use less memory (smaller batches or datasets), or ask your "
+                "instructor for more."
+            )
+        else:
+            text = _(
+                "Your {course} server ran out of memory at {time} and was stopped. {kept} Use "
+                "less memory (smaller batches or datasets), or ask your instructor for more."
+            )
+    elif stop.get("reason") == "vanished":
+        text = _("Your {course} server's container was removed outside the hub at {time}. {kept}")
+    elif facts["details"]:
+        text = _("Your {course} server stopped by itself at {time} (exit code {details}). {kept}")
+    else:
+        text = _("Your {course} server stopped by itself at {time}. {kept}")
+    return text.format(**facts)
 
 
 def stopped_notice(user) -> str:
@@ -39,12 +55,15 @@ def stopped_notice(user) -> str:
     for spawner in user.spawners.values():
         stop = getattr(spawner, "last_stop", None)
         if stop and not spawner.active:
-            found.append(f"<p>{escape(sentence(stop))}</p>")
+            reader = getattr(spawner, "reader", None)
+            if not isinstance(reader, Reader):
+                reader = ENGLISH
+            found.append(f"<p>{escape(sentence(stop, reader))}</p>")
     return "".join(found)
 
 
-def _clock(iso: str) -> str:
+def _clock(iso: str, reader: Reader = ENGLISH) -> str:
     try:
-        return f"{datetime.fromisoformat(iso):%H:%M} UTC"
-    except ValueError:
-        return "an unknown time"
+        return reader.clock(datetime.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return reader._("an unknown time")

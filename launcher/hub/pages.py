@@ -30,6 +30,10 @@ from launcher.images.matrix import MatrixError, load_matrix
 from launcher.images.refs import resolve as resolve_image
 from launcher.store import off_loop, utcnow
 
+#: seconds the home page waits for the store and the engine before it shows a sentence
+#: instead of the cards (a store that does not answer must not hang the hub's front page)
+CARDS_TIMEOUT = 3
+
 #: the tornado setting that holds the site's facts (LauncherHub puts it there)
 SITE_SETTING = "launcher_site"
 
@@ -87,7 +91,9 @@ class CourseHome(Localized, HomeHandler):
     async def _with_cards(self, name, ns):
         user = self.current_user
         try:
-            cards = await gather_cards(user, self.base_url, self.hub.base_url)
+            cards = await asyncio.wait_for(
+                gather_cards(user, self.base_url, self.hub.base_url), CARDS_TIMEOUT
+            )
         except Exception as exc:  # noqa: BLE001 -- the page still shows, with a sentence
             self.log.warning("Could not gather the course cards of %s: %s", user.name, exc)
             cards = None
@@ -200,8 +206,9 @@ def _facts(spawner, username: str, groups: list[str]) -> _Facts:
         course = courses[course_id]
         if course.gpu.per_student and course.quota.gpu_hours is not None:
             quota = Quota.of(course.quota)
-            start, _ = period_bounds(quota.period, now)
-            quotas[course_id] = use(quota, *store.usage(username, course_id, start), now)
+            zone = spawner.broker.zone  # the site's quota periods, as the broker admits
+            start, _ = period_bounds(quota.period, now, zone)
+            quotas[course_id] = use(quota, *store.usage(username, course_id, start), now, zone)
     try:
         matrix = load_matrix()
     except MatrixError:

@@ -10,6 +10,10 @@ the download's stalls, the container, JupyterLab), so no start fails because it 
 a line; a start the hub did not finish (a restart) is resumed by the next hub in its place.
 Containers are recreated on every start (``remove=True``), so a new tag or setting always
 takes effect; the workspace is a named volume that neither stop nor the hub removes.
+
+Every step and refusal is a sentence in the student's language (``reader``: the language
+their browser asked the start in, else the one of their last start, else the site's), with
+times in the site's time zone; the log stays English.
 """
 
 from __future__ import annotations
@@ -29,9 +33,20 @@ from jupyterhub.spawner import SpawnException
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import object_session
 from tornado.httpclient import AsyncHTTPClient
-from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, default
+from traitlets import (
+    Bool,
+    Dict,
+    Float,
+    Instance,
+    Integer,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
 
-from launcher import catalog, dockerhost, names
+from launcher import catalog, dockerhost, i18n, localtime, names
 from launcher.catalog import Catalog
 from launcher.courses import STAFF, course_to_start, materials_dir, memberships
 from launcher.gpu.allocator import eligible_units
@@ -39,6 +54,7 @@ from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal, Grant
 from launcher.gpu.inventory import Unit
 from launcher.hub import container
 from launcher.hub.admission import Slot, StartGate
+from launcher.i18n import Reader, Translate
 from launcher.images import hostcheck
 from launcher.images.matrix import tag_for_image
 from launcher.images.pull import PullError, pull, stalled
@@ -177,6 +193,60 @@ class CourseSpawner(DockerSpawner):
         ``/var/lib/launcher/materials/dl101``.""",
     )
 
+    language = Unicode(
+        i18n.DEFAULT,
+        config=True,
+        help="""The site's language (``hub.language``) for the progress messages and refusals
+        of a start whose student asked for no language the hub has (their choice on the hub's
+        pages, then their browser's Accept-Language, come first): ``en`` or ``zh_CN``, e.g.
+        ``c.CourseSpawner.language = "zh_CN"``.""",
+    )
+
+    timezone = Unicode(
+        localtime.DEFAULT_ZONE,
+        config=True,
+        help="""The site's time zone (``hub.timezone``, an IANA name) for the times a student
+        reads, e.g. ``Asia/Shanghai`` (the store and the log keep UTC).""",
+    )
+
+    @validate("language")
+    def _valid_language(self, proposal):
+        return i18n.normalize(proposal["value"]) or i18n.DEFAULT
+
+    @validate("timezone")
+    def _valid_timezone(self, proposal):
+        problem = localtime.zone_problem(proposal["value"])
+        if problem:
+            raise TraitError(problem)
+        return proposal["value"] or localtime.DEFAULT_ZONE
+
+    # --- who reads it ----------------------------------------------------------------------
+
+    _reader: Reader | None = None  # this start's, once decided
+    _language = ""  # the language of the last start (kept in the server's state)
+
+    @property
+    def reader(self) -> Reader:
+        """Who reads this server's progress and refusals: the language of its current (or
+        last) start, the site's time zone. ``reader.lang`` is the language JupyterLab gets."""
+        if self._reader is None:
+            return Reader(self._language or self.language, self.timezone)
+        return self._reader
+
+    def _decide_reader(self) -> Reader:
+        """The language of this start: that of the request that asked for it (its language
+        cookie, then Accept-Language, then the site's), else (a start through the API
+        without one, a start the hub resumes) the language of the server's last start, else
+        the site's; remembered in the server's state for the next one."""
+        request = getattr(self.handler, "request", None)
+        if request is not None:
+            lang = i18n.from_request(request, self.language)
+        else:
+            lang = self._language or self.language
+        self._language = lang
+        self._reader = Reader(lang, self.timezone)
+        return self._reader
+
     # --- course resolution ---------------------------------------------------------------
 
     @property
@@ -191,29 +261,42 @@ class CourseSpawner(DockerSpawner):
     def _course(self) -> tuple[str, Course, str]:
         """(course id, course, role) of this server: a named server runs the course of its
         name, the default server the user's first course."""
+        _ = self.reader._
         courses = self.catalog.courses()
         mine = self._memberships(courses)
         course_id = course_to_start(self.name, mine)
         if not mine:
             raise SpawnException(
-                f"{self.user.name} is not on the roster of any course on this hub. "
-                "Ask your instructor to add you to the course roster.",
+                _(
+                    "{user} is not on the roster of any course on this hub. Ask your "
+                    "instructor to add you to the course roster."
+                ).format(user=self.user.name),
                 reason="not_enrolled",
                 status_code=403,
             )
         if course_id not in mine:
             raise SpawnException(
-                f"{self.user.name} is not enrolled in a course called {course_id!r}. Your "
-                f"courses: {', '.join(mine)}; open one at /hub/spawn/{self.user.name}/COURSE.",
+                _(
+                    "{user} is not enrolled in a course called {course}. Your courses: "
+                    "{courses}; open one at /hub/spawn/{user}/COURSE."
+                ).format(user=self.user.name, course=repr(course_id), courses=", ".join(mine)),
                 reason="not_enrolled",
                 status_code=404,
             )
         for other in self.user.spawners.values():
             if other is not self and other.active and getattr(other, "course_id", "") == course_id:
-                where = f"server {other.name!r}" if other.name else "default server"
+                if other.name:
+                    text = _(
+                        "Your {course} session is already running as your server {server}; "
+                        "use that one (one session per course keeps your workspace safe)."
+                    )
+                else:
+                    text = _(
+                        "Your {course} session is already running as your default server; use "
+                        "that one (one session per course keeps your workspace safe)."
+                    )
                 raise SpawnException(
-                    f"Your {course_id} session is already running as your {where}; use that "
-                    "one (one session per course keeps your workspace safe).",
+                    text.format(course=course_id, server=repr(other.name)),
                     reason="course_running",
                     status_code=409,
                 )
@@ -237,9 +320,12 @@ class CourseSpawner(DockerSpawner):
                 if spawner.orm_spawner is not None:
                     spawner.orm_spawner.user_options = {}
                     object_session(spawner.orm_spawner).commit()
+                _ = spawner._decide_reader()._  # before start(): the request is the same
                 raise SpawnException(
-                    f"This hub runs only your course's image; the option(s) {keys} "
-                    "cannot be set when starting a server.",
+                    _(
+                        "This hub runs only your course's image; the option(s) {options} "
+                        "cannot be set when starting a server."
+                    ).format(options=keys),
                     reason="user_options",
                     status_code=400,
                 )
@@ -247,8 +333,11 @@ class CourseSpawner(DockerSpawner):
         return refuse_options
 
     async def check_allowed(self, image):
+        _ = self.reader._
         raise SpawnException(
-            f"Image {image!r} is not this course's image; only catalog images run here.",
+            _("Image {image} is not this course's image; only catalog images run here.").format(
+                image=repr(image)
+            ),
             reason="image",
             status_code=400,
         )
@@ -284,6 +373,7 @@ class CourseSpawner(DockerSpawner):
     async def start(self):
         self._events = []
         self.last_stop = {}
+        self._decide_reader()
         began, clock = utcnow(), asyncio.get_running_loop().time()
         try:
             ip_port = await self._start(began)
@@ -312,14 +402,19 @@ class CourseSpawner(DockerSpawner):
             self.log.error(
                 "The launcher's store failed during the start of %s: %s", self._log_name, exc
             )
+            _ = self.reader._
             raise SpawnException(
-                "The launcher's database does not answer right now, so your server cannot "
-                "start. Try again in a minute; if it keeps failing, tell the admin.",
+                _(
+                    "The launcher's database does not answer right now, so your server cannot "
+                    "start. Try again in a minute; if it keeps failing, tell the admin."
+                ),
                 reason="store_unavailable",
                 status_code=503,
             ) from None
 
     async def _start_steps(self, began):
+        reader = self.reader
+        _ = reader._
         course_id, course, role = await off_loop(self._course)
         since = await off_loop(
             self.catalog.store.start_asked, self.user.name, self.name, course_id, began
@@ -327,10 +422,12 @@ class CourseSpawner(DockerSpawner):
         if since < began:
             self._emit(
                 3,
-                "The hub restarted while your server was starting. Your start goes on where "
-                f"it was and keeps its place in line (you asked at {since:%H:%M:%S} UTC).",
+                _(
+                    "The hub restarted while your server was starting. Your start goes on "
+                    "where it was and keeps its place in line (you asked at {time})."
+                ).format(time=reader.clock(since, seconds=True)),
             )
-        self._emit(5, f"Preparing your {course.title} environment")
+        self._emit(5, _("Preparing your {course} environment").format(course=course.title))
         self._apply_course(course_id, course, role)
         # the one decision of this server's course: the culler and the service pages read it
         await off_loop(
@@ -354,7 +451,7 @@ class CourseSpawner(DockerSpawner):
             slot, answered = await self._enter_line(since), False
             try:
                 ip_port = await self._start_container()
-                self._emit(90, "Container is running; waiting for JupyterLab to answer")
+                self._emit(90, _("Container is running; waiting for JupyterLab to answer"))
                 answered = await self._jupyterlab_answers(*ip_port)
             finally:
                 if slot is not None:  # the next in line enters; only a success's time counts
@@ -394,12 +491,15 @@ class CourseSpawner(DockerSpawner):
         estimate while they wait (and again when they come back to the page)."""
         if self.start_gate is None:
             return None
+        _ = self.reader._
 
         def waiting(position: int, length: int, seconds: float) -> None:
             self._emit(
                 44,
-                f"Many classmates are starting their servers: you are number {position} of "
-                f"{length} in line to start; about {_duration(seconds)}",
+                _(
+                    "Many classmates are starting their servers: you are number {position} of "
+                    "{length} in line to start; about {duration}"
+                ).format(position=position, length=length, duration=_duration(seconds, _)),
             )
 
         return await self.start_gate.enter(since, on_wait=waiting)
@@ -408,10 +508,13 @@ class CourseSpawner(DockerSpawner):
         try:
             return await asyncio.wait_for(super().start(), self.container_timeout)
         except TimeoutError:
+            _ = self.reader._
             raise SpawnException(
-                f"The Docker engine did not create and start your container within "
-                f"{self.container_timeout} s; the server is busy. Your files are safe: try "
-                "again in a minute, and tell the admin if it keeps happening.",
+                _(
+                    "The Docker engine did not create and start your container within "
+                    "{seconds} s; the server is busy. Your files are safe: try again in a "
+                    "minute, and tell the admin if it keeps happening."
+                ).format(seconds=self.container_timeout),
                 reason="container_timeout",
                 status_code=503,
             ) from None
@@ -499,11 +602,17 @@ class CourseSpawner(DockerSpawner):
             return
         free = usage.free / 1e9
         if free < self.min_free_disk_gb:
+            _ = self.reader._
             raise SpawnException(
-                f"This server's disk is nearly full ({free:.1f} GB free of "
-                f"{usage.total / 1e9:.0f} GB; at least {self.min_free_disk_gb:g} GB are kept free "
-                "so that nobody's work is lost). New sessions cannot start now; please tell the "
-                "admin.",
+                _(
+                    "This server's disk is nearly full ({free} GB free of {total} GB; at least "
+                    "{kept} GB are kept free so that nobody's work is lost). New sessions "
+                    "cannot start now; please tell the admin."
+                ).format(
+                    free=f"{free:.1f}",
+                    total=f"{usage.total / 1e9:.0f}",
+                    kept=f"{self.min_free_disk_gb:g}",
+                ),
                 reason="disk_full",
                 status_code=503,
             )
@@ -512,7 +621,7 @@ class CourseSpawner(DockerSpawner):
         """The quota, before anything is downloaded or held: a sentence when it is spent (or
         the CPU-only grant of a course that falls back to the CPU)."""
         try:
-            return await self.broker.admit(self.user.name, course_id, rules)
+            return await self.broker.admit(self.user.name, course_id, rules, self.reader)
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
 
@@ -522,7 +631,8 @@ class CourseSpawner(DockerSpawner):
         eligible = eligible_units(self.broker.units, rules.policy)
         labels = self._image_info["Config"].get("Labels")
         tag = tag_for_image(self.image)
-        problems = {u.uuid: self._refusals(tag, labels, u) for u in eligible}
+        _ = self.reader._
+        problems = {u.uuid: self._refusals(tag, labels, u, _) for u in eligible}
         runnable = {uuid for uuid, found in problems.items() if not found}
         if eligible and not runnable:
             raise SpawnException(
@@ -531,20 +641,24 @@ class CourseSpawner(DockerSpawner):
         return runnable
 
     @staticmethod
-    def _refusals(tag: str, labels, unit: Unit) -> list[str]:
-        return hostcheck.refusals(tag, labels, unit.driver_version, [unit.compute_cap])
+    def _refusals(tag: str, labels, unit: Unit, _: Translate = str) -> list[str]:
+        return hostcheck.refusals(tag, labels, unit.driver_version, [unit.compute_cap], _)
 
     async def _assign_gpus(
         self, course_id: str, rules: CourseRules, runnable: set[str], since
     ) -> None:
+        reader = self.reader
+        _ = reader._
         if rules.policy.per_student:
-            self._emit(40, "Assigning your GPU")
+            self._emit(40, _("Assigning your GPU"))
 
         def queued(position: int, length: int) -> None:
             self._emit(
                 40,
-                f"All GPUs for {course_id} are busy: you are number {position} of "
-                f"{length} in the queue; your server starts as soon as a GPU is free",
+                _(
+                    "All GPUs for {course} are busy: you are number {position} of {length} in "
+                    "the queue; your server starts as soon as a GPU is free"
+                ).format(course=course_id, position=position, length=length),
             )
 
         try:
@@ -557,6 +671,7 @@ class CourseSpawner(DockerSpawner):
                 on_wait=queued,
                 allowed=lambda unit: unit.uuid in runnable,
                 since=since,
+                reader=reader,
             )
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
@@ -571,7 +686,12 @@ class CourseSpawner(DockerSpawner):
             host_config["device_requests"] = [
                 DeviceRequest(driver="nvidia", device_ids=list(grant.units), capabilities=[["gpu"]])
             ]
-            self._emit(42, f"GPU assigned: {', '.join(self._describe(u) for u in grant.units)}")
+            self._emit(
+                42,
+                self.reader._("GPU assigned: {units}").format(
+                    units=", ".join(self._describe(u) for u in grant.units)
+                ),
+            )
         self.extra_host_config = host_config
 
     def _describe(self, uuid: str) -> str:
@@ -642,14 +762,17 @@ class CourseSpawner(DockerSpawner):
     def _materials_dir(self, course_id: str, course: Course) -> str:
         path = materials_dir(course_id, course, self.materials_root)
         data = Path(self.materials_root).parent if self.materials_root else None
+        _ = self.reader._
         if data and (
             data.is_relative_to(path)
             or (path.is_relative_to(data) and not path.is_relative_to(self.materials_root))
         ):
             raise SpawnException(
-                f"The materials folder of {course_id} ({path}) holds the hub's own data "
-                f"directory ({data}: its database and secrets), which its staff could then "
-                "write. Please tell the admin to give the course a folder of its own.",
+                _(
+                    "The materials folder of {course} ({path}) holds the hub's own data "
+                    "directory ({data}: its database and secrets), which its staff could then "
+                    "write. Please tell the admin to give the course a folder of its own."
+                ).format(course=course_id, path=path, data=data),
                 reason="materials",
                 status_code=503,
             )
@@ -657,8 +780,10 @@ class CourseSpawner(DockerSpawner):
             _ensure_materials_dir(path)
         except OSError as exc:
             raise SpawnException(
-                f"The materials folder of {course_id} ({path}) cannot be prepared on the "
-                f"server ({exc.strerror}). Please tell the admin.",
+                _(
+                    "The materials folder of {course} ({path}) cannot be prepared on the "
+                    "server ({error}). Please tell the admin."
+                ).format(course=course_id, path=path, error=exc.strerror),
                 reason="materials",
                 status_code=503,
             ) from None
@@ -669,14 +794,17 @@ class CourseSpawner(DockerSpawner):
         policy allows) and inspected once: ``_image_info`` feeds the GPU check and the
         container's command."""
         image = self.image
-        self._emit(10, f"Checking the course image {image}")
+        _ = self.reader._
+        self._emit(10, _("Checking the course image {image}").format(image=image))
         info = None if self.pull_policy == "always" else await self._inspect(image)
         if info is None:
             if self.pull_policy == "never":
                 raise SpawnException(
-                    f"The course image {image} is not installed on this server yet. "
-                    "Please tell your instructor or the admin (they can build it with "
-                    "`launcher images build` or `make up`).",
+                    _(
+                        "The course image {image} is not installed on this server yet. Please "
+                        "tell your instructor or the admin (they can build it with `launcher "
+                        "images build` or `make up`)."
+                    ).format(image=image),
                     reason="image_missing",
                     status_code=503,
                 )
@@ -695,18 +823,19 @@ class CourseSpawner(DockerSpawner):
         other Docker call of the hub on one thread, which a download must not hold), showing
         the bytes; a download that receives nothing for ``pull_stall_timeout`` seconds fails
         with a sentence (its thread is left to the engine's own time-out)."""
-        self._emit(12, f"Downloading the course image {image}")
+        _ = self.reader._
+        self._emit(12, _("Downloading the course image {image}").format(image=image))
         loop = asyncio.get_running_loop()
         heard = [loop.time()]
 
         def report(progress):
             loop.call_soon_threadsafe(heard.__setitem__, 0, loop.time())
-            loop.call_soon_threadsafe(self._emit, 20, progress.sentence())
+            loop.call_soon_threadsafe(self._emit, 20, progress.sentence(_))
 
         def download():
             api = dockerhost.api_client(self.pull_stall_timeout)
             try:
-                return pull(api, image, report, stall_timeout=self.pull_stall_timeout)
+                return pull(api, image, report, stall_timeout=self.pull_stall_timeout, _=_)
             finally:
                 api.close()
 
@@ -716,7 +845,7 @@ class CourseSpawner(DockerSpawner):
             while not task.done():
                 await asyncio.wait([task], timeout=1)
                 if not task.done() and loop.time() - heard[0] > self.pull_stall_timeout:
-                    raise PullError(stalled(image, self.pull_stall_timeout))
+                    raise PullError(stalled(image, self.pull_stall_timeout, _))
             task.result()
         except PullError as exc:
             raise SpawnException(str(exc), reason="image_pull", status_code=503) from None
@@ -731,15 +860,15 @@ class CourseSpawner(DockerSpawner):
         return (self.cmd or self._image_info["Config"]["Cmd"]) + self.get_args()
 
     async def remove_object(self):
-        self._emit(45, "Removing your previous container (your files are kept)")
+        self._emit(45, self.reader._("Removing your previous container (your files are kept)"))
         await super().remove_object()
 
     async def create_object(self):
-        self._emit(50, "Creating your container with your workspace")
+        self._emit(50, self.reader._("Creating your container with your workspace"))
         return await super().create_object()
 
     async def start_object(self):
-        self._emit(60, "Starting your container")
+        self._emit(60, self.reader._("Starting your container"))
         await super().start_object()
 
     def get_env(self):
@@ -776,6 +905,8 @@ class CourseSpawner(DockerSpawner):
             state["mem_limit_text"] = self.mem_limit_text
         if self.last_stop:
             state["last_stop"] = dict(self.last_stop)
+        if self._language:
+            state["language"] = self._language
         return state
 
     def load_state(self, state):
@@ -784,13 +915,16 @@ class CourseSpawner(DockerSpawner):
         self.gpu_uuids = list(state.get("gpu_uuids", []))
         self.mem_limit_text = state.get("mem_limit_text", "") or ""
         self.last_stop = dict(state.get("last_stop") or {})
+        self._language = i18n.normalize(state.get("language")) or ""
+        self._reader = None  # until the next start decides: the language of the last one
         self._ran = bool(self.object_id)
 
     def clear_state(self):
         super().clear_state()
         self.course_id = ""
         self.gpu_uuids = []
-        self._ran = False  # last_stop stays: the student reads it after the stop
+        self._ran = False  # last_stop stays (the student reads it after the stop), and the
+        # language of the start (its notice, and a start the hub resumes, are in it)
 
     # --- a server that stopped by itself ---
 
@@ -859,10 +993,10 @@ async def _answers(url: str) -> bool:
     return response.code != 599
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, _: Translate = str) -> str:
     if seconds < 60:
-        return f"{max(5, round(seconds / 5) * 5):.0f} s"
-    return f"{round(seconds / 60):.0f} min"
+        return _("{seconds} s").format(seconds=f"{max(5, round(seconds / 5) * 5):.0f}")
+    return _("{minutes} min").format(minutes=f"{round(seconds / 60):.0f}")
 
 
 def _failure(future: asyncio.Future) -> BaseException | None:

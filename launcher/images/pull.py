@@ -2,7 +2,9 @@
 
 ``PullProgress`` (pure) folds the engine's JSON progress stream into totals; ``pull`` (I/O,
 blocking: run it in an executor) drives docker-py's low-level pull and calls ``on_progress``
-at most every ``interval`` seconds and once at the end.
+at most every ``interval`` seconds and once at the end. The sentences are the student's (a
+start's progress and refusal), in the language of the ``_`` they are given (English by
+default); ``launcher.images.registry`` words the same failures for the admin's commands.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from dataclasses import dataclass, field
 import requests
 from docker.errors import APIError
 
+from launcher.i18n import Translate
 from launcher.images.refs import parse
-from launcher.images.registry import explain
+from launcher.images.registry import (
+    _DENIED,
+    _UNREACHABLE,
+    _explanation,
+    _go_error,
+    _is_not_found,
+    _where,
+)
 
 
 class PullError(RuntimeError):
@@ -56,11 +66,15 @@ class PullProgress:
     def total_bytes(self) -> int:
         return sum(t for _, t in self.layers.values())
 
-    def sentence(self) -> str:
+    def sentence(self, _: Translate = str) -> str:
         total = len(self.layers) + len(self.cached - self.layers.keys())
-        return (
-            f"Downloading the course image: {_size(self.current_bytes)} of "
-            f"{_size(self.total_bytes)} ({len(self.done)} of {total} layers done)"
+        return _(
+            "Downloading the course image: {current} of {size} ({done} of {layers} layers done)"
+        ).format(
+            current=_size(self.current_bytes),
+            size=_size(self.total_bytes),
+            done=len(self.done),
+            layers=total,
         )
 
 
@@ -72,12 +86,57 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
-def stalled(ref: str, seconds: float | None) -> str:
+def stalled(ref: str, seconds: float | None, _: Translate = str) -> str:
     """The sentence for a download that stopped receiving anything."""
-    return (
-        f"The download of the course image {ref} stalled: nothing arrived for "
-        f"{seconds or 'many'} seconds (the registry or its mirror does not answer). "
-        "Try again in a few minutes; if it keeps failing, tell the admin."
+    if not seconds:
+        return _(
+            "The download of the course image {image} stalled: nothing arrived for a long "
+            "time (the registry or its mirror does not answer). Try again in a few minutes; "
+            "if it keeps failing, tell the admin."
+        ).format(image=ref)
+    return _(
+        "The download of the course image {image} stalled: nothing arrived for {seconds} "
+        "seconds (the registry or its mirror does not answer). Try again in a few minutes; "
+        "if it keeps failing, tell the admin."
+    ).format(image=ref, seconds=f"{seconds:g}")
+
+
+def explain(ref_str: str, exc: Exception, _: Translate = str) -> str:
+    """The sentence for a failed pull of ``ref_str`` (the registry's words for the admin's
+    commands, said to the student who waits for the image)."""
+    ref = parse(ref_str)
+    where = _("Docker Hub") if ref.is_docker_hub else _where(ref)
+    if _is_not_found(exc):
+        if ref.digest:  # say nothing about the tag: a pull does not tell whether it exists
+            return _(
+                "The pinned digest {digest} of {repository} is not on the registry {registry}, "
+                "so this exact image cannot be downloaded from there. If it is a mirror, it "
+                "may not have synced this image yet; ask the admin."
+            ).format(digest=ref.digest, repository=ref.repository, registry=where)
+        return _(
+            "The registry {registry} has no {repository}:{tag} yet: if it is a mirror, the "
+            "mirror has not synced {tag} yet; ask the admin to push it or wait for the next "
+            "sync."
+        ).format(registry=where, repository=ref.repository, tag=ref.tag or "latest")
+    if not isinstance(exc, APIError):  # requests' ConnectionError: the engine
+        return _(
+            "The Docker engine on this server did not answer while downloading {image} "
+            "({error}); is dockerd running?"
+        ).format(image=ref, error=f"{type(exc).__name__}: {exc}")
+    text = _explanation(exc)
+    lowered = text.lower()
+    if any(word in lowered for word in _DENIED):
+        return _(
+            "The registry {registry} refused access to {repository}: the repository does not "
+            "exist there or needs a login (docker login on this server)."
+        ).format(registry=where, repository=ref.repository)
+    if any(word in lowered for word in _UNREACHABLE):
+        return _(
+            "The registry {registry} does not answer, so {image} cannot be downloaded now "
+            "({error})."
+        ).format(registry=where, image=ref, error=_go_error(text))
+    return _("Downloading {image} from the registry {registry} failed: {error}").format(
+        image=ref, registry=where, error=_go_error(text)
     )
 
 
@@ -88,9 +147,11 @@ def pull(
     interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
     stall_timeout: float | None = None,
+    _: Translate = str,
 ) -> PullProgress:
     """Pull ``ref`` (tag or digest pin) through docker-py's APIClient ``api``;
-    ``stall_timeout``: the read timeout of ``api``, named in the sentence when it runs out."""
+    ``stall_timeout``: the read timeout of ``api``, named in the sentence when it runs out;
+    ``_``: the language of the PullError's sentence."""
     repository, tag = parse(ref).pull_args()
     progress = PullProgress()
     last = 0.0
@@ -103,9 +164,9 @@ def pull(
                 last = clock()
                 on_progress(progress)
     except requests.exceptions.Timeout:
-        raise PullError(stalled(ref, stall_timeout)) from None
+        raise PullError(stalled(ref, stall_timeout, _)) from None
     except Exception as exc:  # docker.errors.APIError / NotFound, connection errors
-        raise PullError(explain(ref, exc)) from None
+        raise PullError(explain(ref, exc, _)) from None
     if on_progress:
         on_progress(progress)
     return progress

@@ -39,6 +39,12 @@ def hub(tmp_path_factory):
         yield hub
 
 
+def get(session, url: str, lang: str | None = None, **kwargs) -> str:
+    """The page's HTML (JupyterHub sends text/html without a charset; the page says UTF-8)."""
+    headers = {"Accept-Language": lang} if lang else {}
+    return session.get(url, headers=headers, **kwargs).content.decode("utf-8")
+
+
 def text(html: str) -> str:
     html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
@@ -56,8 +62,8 @@ def test_signing_in_starts_nothing_and_lands_on_the_course_home(hub):
 
 def test_the_home_has_one_card_per_course_in_the_visitors_language(hub):
     session = hub.session("student1")
-    english = text(session.get(f"{hub.url}/hub/home", headers={"Accept-Language": "en"}).text)
-    chinese = text(session.get(f"{hub.url}/hub/home", headers={"Accept-Language": "zh-CN"}).text)
+    english = text(get(session, f"{hub.url}/hub/home", "en"))
+    chinese = text(get(session, f"{hub.url}/hub/home", "zh-CN"))
     for card in ("Computer vision", "Integration test course"):  # two courses, two cards
         assert card in english and card in chinese
     assert "Your courses" in english and ZH._("Your courses") in chinese
@@ -65,7 +71,7 @@ def test_the_home_has_one_card_per_course_in_the_visitors_language(hub):
     # the weekly quota resets Monday 00:00 in the site's zone (Asia/Shanghai)
     assert re.search(r"resets on \d{4}-\d\d-\d\d 00:00 CST", english), english
     # each card's one button starts that course's server: no server name to type
-    page = session.get(f"{hub.url}/hub/home").text
+    page = get(session, f"{hub.url}/hub/home")
     assert 'href="/hub/spawn/student1/cv201"' in page or 'href="/hub/spawn/student1/demo"' in page
     assert "name-your-server" not in page
 
@@ -78,7 +84,7 @@ def test_the_switch_is_remembered_and_stays_on_the_site(hub):
         allow_redirects=False,
     )
     assert back.status_code == 302 and back.headers["Location"] == "/hub/home"
-    page = text(session.get(f"{hub.url}/hub/home", headers={"Accept-Language": "en"}).text)
+    page = text(get(session, f"{hub.url}/hub/home", "en"))
     assert ZH._("Your courses") in page, "the choice beats the browser's language"
     for target in ("https://example.org/", "//example.org/x", "/\\example.org"):
         away = session.get(
@@ -89,7 +95,7 @@ def test_the_switch_is_remembered_and_stays_on_the_site(hub):
 
 def test_a_course_that_cannot_start_says_why_on_its_card(hub):
     session = hub.session("ghoststudent")
-    page = session.get(f"{hub.url}/hub/home", headers={"Accept-Language": "en"}).text
+    page = get(session, f"{hub.url}/hub/home", "en")
     card = page[page.index('id="course-ghost"') :]
     assert "not installed on this server yet" in text(card)[:2000]
     assert re.search(r'<button type="button" class="btn btn-secondary start" disabled>', card)
@@ -97,7 +103,7 @@ def test_a_course_that_cannot_start_says_why_on_its_card(hub):
 
 def test_the_login_page_names_the_site_and_who_may_use_the_class_password(hub):
     for lang, reader in (("en", Reader("en")), ("zh-CN", ZH)):
-        page = text(requests.get(f"{hub.url}/hub/login", headers={"Accept-Language": lang}).text)
+        page = text(get(requests, f"{hub.url}/hub/login", lang))
         assert "Deep learning lab" in page
         assert (
             reader._(

@@ -19,6 +19,8 @@ FLOORS = [
         "launcher.dockerhost",
         "launcher.proxycheck",
         "launcher.images",
+        "launcher.localtime",
+        "launcher.i18n",
     ),
     ("launcher.settings",),
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
