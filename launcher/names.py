@@ -31,7 +31,7 @@ def _hash(text: str) -> str:
 
 def safe_slug(name: str, max_length: int = MAX_SLUG) -> str:
     """A Docker-safe, collision-free slug for ``name`` (see the module docstring)."""
-    if len(name) <= max_length and _SAFE.match(name):
+    if len(name) <= max_length and _SAFE.fullmatch(name):  # ($ alone lets "a\n" by)
         return name
     stripped = _UNSAFE_RUN.sub("-", name.lower()).strip("-")[: max_length - 10].strip("-")
     return f"{stripped or 'x'}--{_hash(name)}"

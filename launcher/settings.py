@@ -310,7 +310,7 @@ class Resources(_Strict):
     @field_validator("mem_limit")
     @classmethod
     def _check_mem(cls, value: str) -> str:
-        if not _BYTES.match(str(value)):
+        if not _BYTES.fullmatch(str(value)):
             raise ValueError(f"{value!r} is not a size such as 512M or 2G")
         if not any(c in "123456789" for c in str(value)):  # Docker reads 0 as "no limit"
             raise ValueError(f"{value!r} is no memory at all (Docker would read it as unlimited)")
