@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from statistics import fmean
 
+from launcher import localtime
 from launcher.gpu import quota
 from launcher.gpu.allocator import GpuPolicy, eligible_units
 from launcher.gpu.inventory import Unit
@@ -144,8 +145,10 @@ def quota_table(
     grants: Iterable[dict],
     now: datetime,
     members: Iterable[tuple[str, str]] = (),
+    zone: tzinfo | str = localtime.DEFAULT_ZONE,
 ) -> list[dict]:
-    """GPU-hours per student and course in each course's current quota period.
+    """GPU-hours per student and course in each course's current quota period (periods
+    start at 00:00 in ``zone``, the site's time zone).
 
     Rows: every roster student of a course with GPUs, everyone with use or a grant this period
     in ``courses``, and the extra (user, course) pairs in ``members`` (group members).
@@ -169,15 +172,21 @@ def quota_table(
     keys.update(dict.fromkeys(k for k in members if k[1] in courses))
     keys.update(dict.fromkeys([*by_key, *granted]))
     return [
-        _quota_row(user, cid, courses[cid], by_key[(user, cid)], granted[(user, cid)], now)
+        _quota_row(user, cid, courses[cid], by_key[(user, cid)], granted[(user, cid)], now, zone)
         for user, cid in keys
     ]
 
 
 def _quota_row(
-    user: str, cid: str, course: Course, mine: list[Allocation], grants: list[dict], now: datetime
+    user: str,
+    cid: str,
+    course: Course,
+    mine: list[Allocation],
+    grants: list[dict],
+    now: datetime,
+    zone: tzinfo | str = localtime.DEFAULT_ZONE,
 ) -> dict:
-    spent = quota.use(quota.Quota.of(course.quota), mine, grants, now)
+    spent = quota.use(quota.Quota.of(course.quota), mine, grants, now, zone)
     limit = spent.limit
     return {
         "user": user,

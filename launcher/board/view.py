@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from statistics import median
 
-from launcher import catalog
+from launcher import catalog, localtime
 from launcher.board import aggregate
 from launcher.board.live import LiveReadings
 from launcher.courses import memberships
@@ -42,11 +42,13 @@ class Board:
         units: list[Unit],
         readings: LiveReadings,
         clock: Callable[[], datetime] = utcnow,
+        zone: tzinfo | str = localtime.DEFAULT_ZONE,
     ):
         self.catalog = cat
         self.units = units
         self.readings = readings
         self.clock = clock
+        self.zone = zone  # the site's time zone (hub.timezone): where quota periods start
 
     @property
     def store(self) -> Store:
@@ -61,10 +63,12 @@ class Board:
     def quotas(self, scope: Scope, members: Collection[tuple[str, str]] = ()) -> list[dict]:
         courses = self.courses(scope)
         now = self.clock()
-        since = min((period_bounds(c.quota.period, now)[0] for c in courses.values()), default=now)
-        return aggregate.quota_table(
-            courses, self.store.history(since), self.store.grants(since), now, members
+        since = min(
+            (period_bounds(c.quota.period, now, self.zone)[0] for c in courses.values()),
+            default=now,
         )
+        history, grants = self.store.history(since), self.store.grants(since)
+        return aggregate.quota_table(courses, history, grants, now, members, self.zone)
 
     def gpus(self, scope: Scope, quotas: list[dict] | None = None) -> list[dict]:
         quotas = self.quotas(scope) if quotas is None else quotas

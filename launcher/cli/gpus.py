@@ -1,22 +1,26 @@
-"""`launcher gpus`: the GPU map, and `launcher gpus release GPU|USER`."""
+"""`launcher gpus`: the GPU map, and `launcher gpus release GPU|USER`.
+
+What it prints for a person gives times in the site's time zone (``hub.timezone``) with its
+abbreviation; ``--json`` keeps the dashboard API's UTC ISO-8601 times (``...Z``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import docker.errors
 import requests
 
-from launcher import dockerhost
+from launcher import dockerhost, localtime
 from launcher.board.live import LiveReadings
 from launcher.board.view import Board
 from launcher.catalog import for_site
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
-from launcher.gpu.quota import grant_problem
+from launcher.gpu.quota import grant_problem, period_bounds
 from launcher.names import server_path
 from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.secrets import CLI_TOKEN_ENV, CLI_TOKEN_FILE, existing
@@ -28,10 +32,20 @@ def gpu_map(site: Site, units: list[Unit], now: datetime) -> list[dict]:
     """One row per unit: what it is, what it does now, who holds it since when, and their
     quota use: the dashboard's GPU map, read through the same Board."""
     readings = LiveReadings(lambda: metrics.read(site.gpus.nvidia_smi), units)
-    return Board(for_site(site), units, readings, clock=lambda: now).gpus(None)
+    board = Board(for_site(site), units, readings, clock=lambda: now, zone=site.hub.timezone)
+    return board.gpus(None)
 
 
-def format_map(rows: list[dict]) -> str:
+def _shown(iso: str | None, zone: tzinfo | str) -> str:
+    """A row's UTC time (``2026-11-22T06:08:24Z``) as a person reads it: ``2026-11-22 14:08
+    CST`` in ``zone``."""
+    if not iso:
+        return "-"
+    return localtime.when(datetime.fromisoformat(iso.removesuffix("Z")), zone)
+
+
+def format_map(rows: list[dict], zone: tzinfo | str = localtime.DEFAULT_ZONE) -> str:
+    """The GPU map as a table, its times in ``zone`` (the site's)."""
     if not rows:
         return "This host has no GPUs (gpus.source found none)."
     lines = [f"{'GPU':<5} {'MODEL':<28} {'MEMORY':>8}  {'HOLDER':<16} {'COURSE':<10} SINCE / QUOTA"]
@@ -46,7 +60,8 @@ def format_map(rows: list[dict]) -> str:
                 if h["gpu_hours_quota"] is not None
                 else ""
             )
-            lines.append(head + f"{h['user'][:16]:<16} {h['course'][:10]:<10} {h['since']}{quota}")
+            since = _shown(h["since"], zone)
+            lines.append(head + f"{h['user'][:16]:<16} {h['course'][:10]:<10} {since}{quota}")
             head = " " * len(head)
     lines.append("")
     lines.append("UUIDs: " + ", ".join(f"{r['index']}={r['uuid']}" for r in rows))
@@ -60,7 +75,7 @@ def cmd_gpus(site: Site, as_json: bool) -> int:
         print(f"problem: {exc}")
         return 1
     rows = gpu_map(site, units, utcnow())
-    print(json.dumps(rows, indent=2) if as_json else format_map(rows))
+    print(json.dumps(rows, indent=2) if as_json else format_map(rows, site.hub.timezone))
     return 0
 
 
@@ -136,9 +151,14 @@ def cmd_grant(site: Site, user: str, course: str, hours: float, by: str) -> int:
     if site.courses[course].quota.gpu_hours is None:
         print(f"problem: {course} has no GPU-hour quota, so there is nothing to extend.")
         return 1
-    for_site(site).store.grant(user, course, hours, by=by, at=utcnow())
+    now, zone = utcnow(), site.hub.timezone
+    for_site(site).store.grant(user, course, hours, by=by, at=now)
+    period = site.courses[course].quota.period
+    resets = period_bounds(period, now, zone)[1]
+    until = f"{localtime.local(resets, zone):%a} {localtime.when(resets, zone)}"
     print(
-        f"Granted {user} {hours:g} extra GPU-hours in {course} for this {site.courses[course].quota.period}."
+        f"Granted {user} {hours:g} extra GPU-hours in {course} for this {period} "
+        f"(until {until}, when the quota resets)."
     )
     return 0
 

@@ -7,7 +7,8 @@ Every decision is taken under one asyncio lock and written to the store before i
 returned, so a hub restart neither loses nor double-assigns a unit. When every eligible unit
 is busy the spawn waits in a FIFO queue (its position shows in the spawn progress) and is
 woken by a release, never by polling; after ``queue_timeout`` seconds it is refused with a
-sentence.
+sentence. The sentences are in the language of the ``reader`` each start brings (English by
+default), times in its site's zone.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
 from typing import Literal
 
+from launcher import localtime
 from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
 from launcher.gpu.inventory import Unit
 from launcher.gpu.quota import Quota, period_bounds, quota_refusal, use
+from launcher.i18n import ENGLISH, Reader, Translate
 from launcher.settings import Course
 from launcher.store import Allocation, Store, off_loop, utcnow
 
@@ -46,12 +49,17 @@ class CourseRules:
 
     policy: GpuPolicy = GpuPolicy()
     quota: Quota = Quota()
-    contact: str = "your instructor"
+    instructors: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, course: Course) -> CourseRules:
-        contact = f"your instructor ({', '.join(course.instructors)})" if course.instructors else ""
-        return cls(GpuPolicy.of(course.gpu), Quota.of(course.quota), contact or "your instructor")
+        return cls(GpuPolicy.of(course.gpu), Quota.of(course.quota), tuple(course.instructors))
+
+    def contact(self, _: Translate = str) -> str:
+        """Whom a student asks, in a sentence: ``your instructor (ann, bob)``."""
+        if not self.instructors:
+            return _("your instructor")
+        return _("your instructor ({names})").format(names=", ".join(self.instructors))
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,14 @@ class GpuBroker:
         when_full: Literal["queue", "refuse"] = "queue",
         queue_timeout: float = 600,
         clock: Callable = utcnow,
+        zone: tzinfo | str = localtime.DEFAULT_ZONE,
     ):
         self.store = store
         self.units = units
         self.when_full = when_full
         self.queue_timeout = queue_timeout
         self.clock = clock
+        self.zone = zone  # the site's time zone (hub.timezone): where quota periods start
         self._lock = asyncio.Lock()
         self._queue: list[_Waiter] = []
 
@@ -113,15 +123,20 @@ class GpuBroker:
 
     # --- admitting and acquiring ---
 
-    async def admit(self, username: str, course: str, rules: CourseRules) -> Grant | None:
-        """Before anything is downloaded or held: raises GpuRefusal (a sentence) when the
-        student's quota is spent; returns a CPU-only grant where the course falls back to
-        the CPU instead; None when the start may go on to :meth:`acquire`."""
+    async def admit(
+        self, username: str, course: str, rules: CourseRules, reader: Reader = ENGLISH
+    ) -> Grant | None:
+        """Before anything is downloaded or held: raises GpuRefusal (a sentence for
+        ``reader``) when the student's quota is spent; returns a CPU-only grant where the
+        course falls back to the CPU instead; None when the start may go on to
+        :meth:`acquire`."""
         if rules.policy.per_student <= 0:
             return None
-        refusal = await self._quota_refusal(username, course, rules)
+        refusal = await self._quota_refusal(username, course, rules, reader)
         if refusal:
-            return self._fallback_or_raise(rules.policy, refusal, status=429, reason="quota")
+            return self._fallback_or_raise(
+                rules.policy, refusal, status=429, reason="quota", _=reader._
+            )
         return None
 
     async def acquire(
@@ -134,12 +149,15 @@ class GpuBroker:
         on_wait: Callable[[int, int], None] | None = None,
         allowed: Callable[[Unit], bool] | None = None,
         since: datetime | None = None,
+        reader: Reader = ENGLISH,
     ) -> Grant:
         """Units for one server; may wait in the queue. Raises GpuRefusal with a sentence.
         ``allowed``: only units it says yes to (those the course image runs on); ``since``:
         when the student asked, their place in the queue (a start that a hub restart
-        interrupted comes back with its first request's time and goes ahead of later ones)."""
+        interrupted comes back with its first request's time and goes ahead of later ones);
+        ``reader``: who reads the refusals and notes (their language, the site's zone)."""
         policy = rules.policy
+        _ = reader._
         if policy.per_student <= 0:
             return Grant([])
         units = [u for u in self.units if allowed is None or allowed(u)]
@@ -152,18 +170,18 @@ class GpuBroker:
             ]
             if mine:  # already holds its units (a retried or re-attached spawn)
                 return Grant([a.unit_uuid for a in mine])
-            refusal = await self._quota_refusal(username, course, rules)
+            refusal = await self._quota_refusal(username, course, rules, reader)
             if refusal:
-                return self._fallback_or_raise(policy, refusal, status=429, reason="quota")
+                return self._fallback_or_raise(policy, refusal, status=429, reason="quota", _=_)
             result = choose(units, _holdings(active), policy, course)
             if isinstance(result, list):
                 await self._db(
                     self.store.add, result, username, course, server, container, self.clock()
                 )
                 return Grant(result)
-            sentence = self._shortage_sentence(course, rules, result)
+            sentence = self._shortage_sentence(course, rules, result, _)
             if policy.cpu_fallback or self.when_full == "refuse" or result.reason == "no_units":
-                return self._fallback_or_raise(policy, sentence, status=503, reason="gpu_busy")
+                return self._fallback_or_raise(policy, sentence, status=503, reason="gpu_busy", _=_)
             waiter = _Waiter(
                 username,
                 course,
@@ -179,9 +197,9 @@ class GpuBroker:
             )
             bisect.insort(self._queue, waiter, key=lambda w: w.since)
             self._notify_moved()  # the others' places (and the queue's length) changed
-        return await self._wait(waiter, on_wait, sentence)
+        return await self._wait(waiter, on_wait, sentence, _)
 
-    async def _wait(self, waiter: _Waiter, on_wait, sentence: str) -> Grant:
+    async def _wait(self, waiter: _Waiter, on_wait, sentence: str, _: Translate = str) -> Grant:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.queue_timeout
         try:
@@ -191,9 +209,10 @@ class GpuBroker:
                 waiter.moved.clear()
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    minutes = self.queue_timeout / 60
                     raise GpuRefusal(
-                        f"No GPU became free within {minutes:.0f} minutes. {sentence}",
+                        _("No GPU became free within {minutes} minutes. {reason}").format(
+                            minutes=f"{self.queue_timeout / 60:.0f}", reason=sentence
+                        ),
                         status=503,
                         reason="queue_timeout",
                     )
@@ -276,34 +295,48 @@ class GpuBroker:
 
     # --- sentences ---
 
-    async def _quota_refusal(self, username: str, course: str, rules: CourseRules) -> str | None:
+    async def _quota_refusal(
+        self, username: str, course: str, rules: CourseRules, reader: Reader = ENGLISH
+    ) -> str | None:
         quota = rules.quota
         if quota.gpu_hours is None:
             return None
         now = self.clock()
-        start, _ = period_bounds(quota.period, now)
-        spent = use(quota, *await self._db(self.store.usage, username, course, start), now)
-        return quota_refusal(quota, spent.used, spent.granted, now, course, rules.contact)
+        start, _ = period_bounds(quota.period, now, self.zone)
+        usage = await self._db(self.store.usage, username, course, start)
+        spent = use(quota, *usage, now, self.zone)
+        contact = rules.contact(reader._)
+        reader = replace(reader, zone=self.zone)  # the period that admits is the one it reads
+        return quota_refusal(quota, spent.used, spent.granted, now, course, contact, reader)
 
-    def _shortage_sentence(self, course: str, rules: CourseRules, shortage: Shortage) -> str:
-        contact, policy = rules.contact, rules.policy
+    def _shortage_sentence(
+        self, course: str, rules: CourseRules, shortage: Shortage, _: Translate = str
+    ) -> str:
+        contact, policy = rules.contact(_), rules.policy
+        if shortage.reason == "no_units" and policy.mig_profile:
+            return _(
+                "This server has no MIG {profile} instances that {course} may use. "
+                "Please tell {contact}: the course's GPU settings need fixing."
+            ).format(profile=policy.mig_profile, course=course, contact=contact)
         if shortage.reason == "no_units":
-            kind = f"MIG {policy.mig_profile} instances" if policy.mig_profile else "GPUs"
-            return (
-                f"This server has no {kind} that {course} may use. "
-                f"Please tell {contact}: the course's GPU settings need fixing."
-            )
+            return _(
+                "This server has no GPUs that {course} may use. "
+                "Please tell {contact}: the course's GPU settings need fixing."
+            ).format(course=course, contact=contact)
         if shortage.reason == "course_cap":
-            return (
-                f"{course} may use at most {shortage.eligible} GPUs at once and all of them "
-                f"are in use. Try again when a classmate stops their server, or ask {contact}."
-            )
-        return (
-            f"All {shortage.eligible} GPUs that {course} may use are busy. "
-            f"Try again in a few minutes, or ask {contact}."
-        )
+            return _(
+                "{course} may use at most {count} GPUs at once and all of them are in use. "
+                "Try again when a classmate stops their server, or ask {contact}."
+            ).format(course=course, count=shortage.eligible, contact=contact)
+        return _(
+            "All {count} GPUs that {course} may use are busy. "
+            "Try again in a few minutes, or ask {contact}."
+        ).format(count=shortage.eligible, course=course, contact=contact)
 
-    def _fallback_or_raise(self, policy: GpuPolicy, sentence: str, status: int, reason: str):
+    def _fallback_or_raise(
+        self, policy: GpuPolicy, sentence: str, status: int, reason: str, _: Translate = str
+    ):
         if policy.cpu_fallback:
-            return Grant([], cpu_only=True, note=f"{sentence} You get a CPU-only session for now.")
+            note = _("{reason} You get a CPU-only session for now.").format(reason=sentence)
+            return Grant([], cpu_only=True, note=note)
         raise GpuRefusal(sentence, status=status, reason=reason)

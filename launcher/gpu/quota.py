@@ -3,15 +3,21 @@
 :func:`use` is the one computation of how much of a quota is used: the broker admits a start
 with it, and the dashboard's quota table, its ``/metrics`` and ``launcher gpus`` show it, so
 what a student is shown is what admits them.
+
+Periods follow the site's time zone (``hub.timezone``): a day starts at 00:00 there, a week on
+Monday 00:00, a month on the 1st 00:00 (a weekly quota in Asia/Shanghai resets on Sunday
+16:00 UTC). Their bounds are naive UTC datetimes, as the store keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
+from launcher import localtime
+from launcher.i18n import ENGLISH, N_, Reader
 from launcher.store import Allocation
 
 Period = Literal["day", "week", "month"]
@@ -28,17 +34,30 @@ class Quota:
         return cls(settings.gpu_hours, settings.period)
 
 
-def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime]:
-    """The current period [start, end) in UTC: days start at 00:00, weeks on Monday."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+def period_bounds(
+    period: Period, now: datetime, zone: tzinfo | str = localtime.DEFAULT_ZONE
+) -> tuple[datetime, datetime]:
+    """The period [start, end) that holds ``now`` (naive UTC), in naive UTC: a day starts at
+    00:00 in ``zone`` (the site's time zone), a week on Monday 00:00, a month on the 1st 00:00.
+    A period across a daylight-saving change is an hour shorter or longer."""
+    place = localtime.zone(zone) if isinstance(zone, str) else zone
+    today = localtime.local(now, place).date()
     if period == "day":
-        return day, day + timedelta(days=1)
-    if period == "week":
-        start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=7)
-    start = day.replace(day=1)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
+        start, end = today, today + timedelta(days=1)
+    elif period == "week":
+        start = today - timedelta(days=today.weekday())
+        end = start + timedelta(days=7)
+    else:
+        start = today.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    return _midnight(start, place), _midnight(end, place)
+
+
+def _midnight(day: date, place: tzinfo) -> datetime:
+    """The first moment of ``day`` in ``place``, as naive UTC. Where the clocks skip midnight
+    (a daylight-saving change at 00:00), the day starts when they jump: zoneinfo reads the
+    missing 00:00 (fold 0) with the offset before the change, which is that moment."""
+    return localtime.utc(datetime.combine(day, time(0), tzinfo=place))
 
 
 def overlap_hours(start: datetime, end: datetime | None, since: datetime, until: datetime) -> float:
@@ -69,11 +88,15 @@ class QuotaUse:
 
 
 def use(
-    quota: Quota, allocations: Iterable[Allocation], grants: Iterable[Mapping], now: datetime
+    quota: Quota,
+    allocations: Iterable[Allocation],
+    grants: Iterable[Mapping],
+    now: datetime,
+    zone: tzinfo | str = localtime.DEFAULT_ZONE,
 ) -> QuotaUse:
     """The use of ``quota`` at ``now``, from one student's ``allocations`` and ``grants`` in one
-    course (rows from any time: only the current period counts)."""
-    start, end = period_bounds(quota.period, now)
+    course (rows from any time: only the current period, in the site's ``zone``, counts)."""
+    start, end = period_bounds(quota.period, now, zone)
     current = [a for a in allocations if a.ended_at is None or a.ended_at > start]
     return QuotaUse(
         quota,
@@ -100,19 +123,40 @@ def grant_problem(hours: float) -> str | None:
     return None
 
 
+#: "this week": the period of a quota in a sentence
+_THIS_PERIOD = {"day": N_("this day"), "week": N_("this week"), "month": N_("this month")}
+_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
 def quota_refusal(
-    quota: Quota, used: float, granted: float, now: datetime, course: str, contact: str
+    quota: Quota,
+    used: float,
+    granted: float,
+    now: datetime,
+    course: str,
+    contact: str,
+    reader: Reader = ENGLISH,
 ) -> str | None:
-    """The sentence a student reads when their quota is spent (None: quota left)."""
+    """The sentence a student reads when their quota is spent (None: quota left), in the
+    reader's language, the reset in the site's time zone; ``contact``: whom to ask, in it."""
     if quota.gpu_hours is None:
         return None
     allowed = quota.gpu_hours + granted
     if used < allowed:
         return None
-    _, reset = period_bounds(quota.period, now)
+    reset = period_bounds(quota.period, now, reader.zone)[1]
     hours_left = (reset - now).total_seconds() / 3600
-    return (
-        f"You have used {used:.1f} of your {allowed:g} GPU-hours for {course} this "
-        f"{quota.period}. Your quota resets on {reset:%a %Y-%m-%d %H:%M} UTC "
-        f"(in {hours_left:.0f} h). If you need more now, ask {contact}."
+    _ = reader._
+    return _(
+        "You have used {used} of your {allowed} GPU-hours for {course} {period}. Your quota "
+        "resets on {weekday} {when} (in {hours} h). If you need more now, ask {contact}."
+    ).format(
+        used=f"{used:.1f}",
+        allowed=f"{allowed:g}",
+        course=course,
+        period=_(_THIS_PERIOD.get(quota.period, quota.period)),
+        weekday=_(_WEEKDAYS[localtime.local(reset, reader.zone).weekday()]),
+        when=reader.when(reset),
+        hours=f"{hours_left:.0f}",
+        contact=contact,
     )

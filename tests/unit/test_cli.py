@@ -112,3 +112,51 @@ def test_a_grant_of_no_real_number_of_hours_is_refused(tmp_path, hours):
     assert "problem: Give the GPU-hours to add as a number such as 5" in proc.stdout
     store = Store(f"sqlite:///{tmp_path / 'data' / 'launcher.sqlite'}")
     assert store.grants(datetime(2000, 1, 1)) == []
+
+
+ZONED_SITE = """\
+hub: {data_dir: DATA, timezone: Asia/Shanghai}
+gpus: {source: static, devices: [{index: 0, uuid: GPU-0, model: Test GPU, memory_mib: 40960}]}
+courses:
+  dl: {title: T, image: 'launcher/pytorch:2.13-cpu', students: [ann],
+       gpu: {per_student: 1}, quota: {gpu_hours: 10}}
+"""
+
+
+def test_gpus_prints_the_site_zone_and_json_keeps_utc(tmp_path):
+    """`launcher gpus` says since when in Beijing time; `--json` keeps the UTC instant."""
+    import json
+    import re
+
+    from launcher.store import Store
+
+    (tmp_path / "data").mkdir()
+    site = tmp_path / "site.yaml"
+    site.write_text(ZONED_SITE.replace("DATA", str(tmp_path / "data")))
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'launcher.sqlite'}")
+    store.add(["GPU-0"], "ann", "dl", "", "l_ann_dl", datetime(2026, 11, 22, 18, 8, 24))
+
+    def launcher(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "launcher.cli", *args, "--config", str(site)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    table = launcher("gpus")
+    (row,) = [line for line in table.splitlines() if "ann" in line]
+    assert "2026-11-23 02:08 CST" in row and "/10 GPU-h" in row  # the next day in Beijing
+    assert "UTC" not in table and "Z " not in row
+    (held,) = json.loads(launcher("gpus", "--json"))[0]["holders"]
+    assert held["since"] == "2026-11-22T18:08:24Z"
+    since = datetime.fromisoformat(held["since"])
+    assert since.utcoffset().total_seconds() == 0
+
+    said = launcher("gpus", "grant", "ann", "dl", "2")
+    # the grant lasts until the weekly quota resets: Monday 00:00 in Beijing
+    assert re.search(r"for this week \(until Mon \d{4}-\d\d-\d\d 00:00 CST, when", said), said
+    until = datetime.strptime(re.search(r"until Mon (\S+)", said)[1], "%Y-%m-%d")
+    assert until.weekday() == 0

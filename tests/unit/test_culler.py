@@ -11,6 +11,7 @@ from launcher.services.culler.rules import Server, judge, track_gpu_idle
 from launcher.settings import CourseSession
 
 T0 = datetime(2026, 11, 24, 9, 0)
+SH, BERLIN = "Asia/Shanghai", "Europe/Berlin"
 LIMITS = CourseSession(
     idle_timeout=3600, max_age=4 * 3600, gpu_idle_timeout=1800, gpu_idle_warning=300
 )
@@ -111,3 +112,34 @@ def test_a_quota_running_out_in_the_session_warns_then_stops(gpus, used_minutes,
     limits = CourseSession(idle_timeout=0, quota_warning=600)
     verdict = judge(server, limits, at(used_minutes), None, spent)
     assert (verdict and (verdict.action, verdict.reason)) == expected
+
+
+def test_sentences_give_times_in_the_site_zone():
+    """Beijing (UTC+8): T0 (09:00 UTC) is 17:00 CST; the weekly quota resets Monday 00:00
+    CST, which is Sunday 16:00 UTC."""
+    resets = datetime(2026, 11, 29, 16, 0)  # Mon 30 Nov 00:00 CST
+    limits = CourseSession(idle_timeout=0, quota_warning=600, gpu_idle_timeout=1800)
+    server = Server("ann", "", "dl101", T0, at(51), ("GPU-a",))
+    warn = judge(server, limits, at(51), None, QuotaUse(WEEK, 51 / 60, 0.0, 1, True, resets), SH)
+    assert "runs out in 9 minutes (at 18:00 CST)" in warn.message
+    stop = judge(server, limits, at(60), None, QuotaUse(WEEK, 1.0, 0.0, 1, True, resets), SH)
+    assert stop.message.endswith("the quota resets on Mon 2026-11-30 00:00 CST.")
+    assert "UTC" not in warn.message + stop.message
+    idle = judge(GPU_SERVER, LIMITS, at(26), at(0), None, SH)
+    assert "stopped in 4 minutes (at 17:30 CST)" in idle.message
+    # a UTC site (the default) says UTC
+    utc_stop = judge(server, limits, at(60), None, QuotaUse(WEEK, 1.0, 0.0, 1, True, resets))
+    assert utc_stop.message.endswith("the quota resets on Sun 2026-11-29 16:00 UTC.")
+
+
+def test_the_summer_time_abbreviation_is_the_one_of_that_moment():
+    """Europe/Berlin: a stop warned in March before the change says CET, a reset after it
+    CEST."""
+    now = datetime(2026, 3, 27, 10, 0)  # Friday 11:00 CET
+    server = Server("ann", "", "dl101", now, now, ("GPU-a",))
+    limits = CourseSession(idle_timeout=0, quota_warning=600)
+    resets = datetime(2026, 3, 29, 22, 0)  # Mon 30 Mar 00:00 CEST
+    stop = judge(server, limits, now, None, QuotaUse(WEEK, 1.0, 0.0, 1, True, resets), BERLIN)
+    assert stop.message.endswith("the quota resets on Mon 2026-03-30 00:00 CEST.")
+    warn = judge(server, limits, now, None, QuotaUse(WEEK, 0.9, 0.0, 1, True, resets), BERLIN)
+    assert "(at 11:06 CET)" in warn.message

@@ -14,15 +14,20 @@ answer what to do. No clock, hub or Docker call in here.
   ``gpu_idle_timeout`` seconds: a warning the student sees ``gpu_idle_warning`` seconds before,
   then a stop that frees the GPU. Any sample above 0% (or one NVML cannot read) restarts the
   count, so a GPU is never taken from a student who is using it.
+
+The sentences give times (when a warned stop comes, when a quota resets) in the site's time
+zone (``hub.timezone``) with its abbreviation: the warning is a file read later, so it says
+"at 14:05 CST" as well as "in 5 minutes".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
+from launcher import localtime
 from launcher.gpu.quota import QuotaUse
 from launcher.settings import CourseSession
 
@@ -55,6 +60,19 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _at(now: datetime, seconds: float, zone: tzinfo | str) -> str:
+    """``14:05 CST``: the time of day ``seconds`` after ``now`` (naive UTC), in ``zone``."""
+    return localtime.clock(now + timedelta(seconds=seconds), zone)
+
+
+def _day_and_time(at: datetime, zone: tzinfo | str) -> str:
+    """``Mon 2026-12-07 00:00 CST``: ``at`` (naive UTC) in ``zone``."""
+    return f"{_WEEKDAYS[localtime.local(at, zone).weekday()]} {localtime.when(at, zone)}"
+
+
 def track_gpu_idle(
     previous: Mapping[tuple[str, str], datetime],
     servers: Iterable[Server],
@@ -81,10 +99,11 @@ def judge(
     now: datetime,
     gpu_idle_since: datetime | None = None,
     quota: QuotaUse | None = None,
+    zone: tzinfo | str = localtime.DEFAULT_ZONE,
 ) -> Verdict | None:
     """What to do with one running server now (None: leave it alone). ``quota``: the
     student's use of the course's GPU-hour quota, running session included (None: no
-    quota)."""
+    quota); ``zone``: the site's time zone, of the times in the sentences."""
     if limits.max_age and now - server.started >= timedelta(seconds=limits.max_age):
         return Verdict(
             server,
@@ -111,16 +130,16 @@ def judge(
                 "quota",
                 f"Your {server.course} session was stopped: you have used your "
                 f"{quota.limit:g} GPU-hours for this {quota.quota.period}. Your files are kept; "
-                f"the quota resets on {quota.resets:%a %Y-%m-%d %H:%M} UTC.",
+                f"the quota resets on {_day_and_time(quota.resets, zone)}.",
             )
         if left <= limits.quota_warning:
             return Verdict(
                 server,
                 "warn",
                 "quota",
-                f"Your GPU-hour quota for {server.course} runs out in {_minutes(left)}; this "
-                "session will then be stopped to free the GPU. Save your work; your files are "
-                "kept either way.",
+                f"Your GPU-hour quota for {server.course} runs out in {_minutes(left)} (at "
+                f"{_at(now, left, zone)}); this session will then be stopped to free the GPU. "
+                "Save your work; your files are kept either way.",
             )
     if limits.gpu_idle_timeout and gpu_idle_since is not None:
         idle = (now - gpu_idle_since).total_seconds()
@@ -140,7 +159,7 @@ def judge(
                 "warn",
                 "gpu_idle",
                 f"Your GPU has been unused for {_minutes(idle)}. This session will be stopped "
-                f"in {_minutes(left)} to free the GPU for others unless you use it (run a "
-                "cell that uses CUDA). Your files are kept either way.",
+                f"in {_minutes(left)} (at {_at(now, left, zone)}) to free the GPU for others "
+                "unless you use it (run a cell that uses CUDA). Your files are kept either way.",
             )
     return None

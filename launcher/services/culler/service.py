@@ -138,6 +138,7 @@ class Culler:
                 now,
                 self.idle_since.get(server.key),
                 self._quota_use(server, course, now),
+                self.site.hub.timezone,
             )
             if verdict is None and server.key in self.warned:
                 self._notice(server, None)  # busy again: take the warning back
@@ -152,8 +153,9 @@ class Culler:
         if not server.gpus or course.quota.gpu_hours is None:
             return None
         quota = Quota.of(course.quota)
-        start, _ = period_bounds(quota.period, now)
-        return use(quota, *self.catalog.store.usage(server.user, server.course, start), now)
+        zone = self.site.hub.timezone  # the site's periods, as the broker admits with
+        start, _ = period_bounds(quota.period, now, zone)
+        return use(quota, *self.catalog.store.usage(server.user, server.course, start), now, zone)
 
     def _carry_out(self, verdict: Verdict, now: datetime) -> None:
         server = verdict.server
