@@ -1,5 +1,7 @@
 """Playwright driving Debian's Chromium (never a browser Playwright downloads)."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.integration.hub import ARTIFACTS
@@ -14,6 +16,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 800}
+#: the pictures in the docs: the browser tests take them, so they show the pages as they are
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 PHONE = {"width": 390, "height": 844}
 
 
@@ -55,3 +59,10 @@ def new_page(browser, request):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+def document(page, name: str, **options) -> None:
+    """A screenshot for the docs (docs/img/NAME.png), taken where a test has just checked
+    what the page shows."""
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / f"{name}.png"), **options)

@@ -13,7 +13,7 @@ import pytest
 
 from launcher.i18n import Reader
 from launcher.store import Sample, Store
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, document
 from tests.integration.dashboard import PREFIX, set_utilisation
 from tests.integration.hub import ARTIFACTS, wait_for
 from tests.integration.test_gpus import GPUS
@@ -109,8 +109,9 @@ def test_admin_sees_the_students_gpus_and_the_charts(dashboard_hub, students, la
     assert int(week.get_attribute("data-points")) >= 80  # 84 buckets of 2 h, nearly all sampled
     assert page.locator("svg#chart-allocated polyline.line").count() >= 1
     shot(page, "admin-desktop")
-    page.screenshot(
-        path=str(ARTIFACTS / "dashboard-readme.png"),
+    document(  # the README's picture
+        page,
+        "dashboard",
         full_page=True,
         clip={"x": 0, "y": 0, "width": 1280, "height": 1240},
     )
