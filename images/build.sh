@@ -133,10 +133,18 @@ if ! docker info >/dev/null 2>&1; then
     bash "$ensure"
 fi
 
+# The recipe: what the image is made from here (the Dockerfile, the smoke test, the matrix
+# entry, the JupyterLab extension). An image of this tag made from another recipe is rebuilt, so that a machine that
+# built it before a change to the image gets the change too.
+RECIPE=$({ cat "$HERE/Dockerfile" "$HERE/smoke_test.py"; find "$HERE/labextension" -type f | LC_ALL=C sort | xargs cat; printf '%s\n' "$ENTRY"; } | sha256sum | cut -c1-16)
 if [ "$FORCE" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    say "$IMAGE already exists locally; nothing to build (use --force to rebuild)"
-    push_image
-    exit 0
+    built=$(docker image inspect -f '{{ index .Config.Labels "io.launcher.recipe" }}' "$IMAGE" 2>/dev/null || true)
+    if [ "$built" = "$RECIPE" ]; then
+        say "$IMAGE already exists locally (recipe $RECIPE); nothing to build (use --force to rebuild)"
+        push_image
+        exit 0
+    fi
+    say "$IMAGE exists but was made from another recipe (${built:-none}, now $RECIPE: images/Dockerfile, smoke_test.py or its matrix entry changed); rebuilding"
 fi
 
 # ---------------------------------------------------------------------------- temp dirs
@@ -193,6 +201,7 @@ fi
 
 # ---------------------------------------------------------------------------- build context
 cp "$HERE/Dockerfile" "$HERE/smoke_test.py" "$CTX/"
+cp -R "$HERE/labextension" "$CTX/labextension"
 
 # Hard link when on the same filesystem (instant), else copy.
 add_wheel() {
@@ -290,6 +299,7 @@ BUILD_ARGS=(
     --build-arg "MIN_DRIVER=$MIN_DRIVER"
     --build-arg "IMAGE_TAG=$TAG"
     --build-arg "IMAGE_CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    --label "io.launcher.recipe=$RECIPE"
 )
 # jupyterhub-singleuser must be the hub's version: LAUNCHER_JUPYTERHUB_VERSION if set, else
 # the pin in the project's pyproject.toml, else the Dockerfile's default.

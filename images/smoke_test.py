@@ -118,6 +118,9 @@ def main() -> int:
         if importlib.util.find_spec(slow) is not None:
             failures.append(f"{slow} is installed: it costs every JupyterLab start a second")
 
+    # JupyterLab in Chinese: the language pack, and a zh_CN locale for LANG to select it
+    failures.extend(language_problems())
+
     # JupyterLab really starts and serves its page
     lab_error = jupyterlab_starts()
     if lab_error:
@@ -149,6 +152,30 @@ def main() -> int:
         f"jupyterhub-singleuser {hub_version}, JupyterLab starts, uid {uid}, HOME {home} writable"
     )
     return 0
+
+
+def language_problems() -> list[str]:
+    """The Chinese language pack is installed and the zh_CN.UTF-8 locale exists (the hub sets
+    LANG=zh_CN.UTF-8 for a student who reads Chinese; JupyterLab's default follows it)."""
+    import importlib.metadata
+    import locale
+
+    found = []
+    try:
+        importlib.metadata.version("jupyterlab-language-pack-zh-CN")
+    except importlib.metadata.PackageNotFoundError:
+        found.append("jupyterlab-language-pack-zh-CN is not installed")
+    for name in ("zh_CN.UTF-8", "en_US.UTF-8"):
+        try:
+            locale.setlocale(locale.LC_CTYPE, name)
+        except locale.Error:
+            found.append(f"the locale {name} is not generated (locale-gen)")
+    locale.setlocale(locale.LC_CTYPE, "")
+    # the hub's warnings inside JupyterLab (images/labextension)
+    notices = os.path.join(sys.prefix, "share/jupyter/labextensions/launcher-notices")
+    if not os.path.isfile(os.path.join(notices, "static/remoteEntry.js")):
+        found.append(f"the launcher-notices JupyterLab extension is missing from {notices}")
+    return found
 
 
 def cudnn_number(version: str) -> int:

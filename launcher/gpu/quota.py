@@ -128,6 +128,13 @@ _THIS_PERIOD = {"day": N_("this day"), "week": N_("this week"), "month": N_("thi
 _WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
+def day_and_time(at: datetime, reader: Reader = ENGLISH) -> str:
+    """``Mon 2026-12-07 00:00 CST`` (``周一 2026-12-07 00:00 CST``): ``at`` (naive UTC) in
+    the reader's language and time zone."""
+    weekday = reader._(_WEEKDAYS[localtime.local(at, reader.zone).weekday()])
+    return f"{weekday} {reader.when(at)}"
+
+
 def quota_refusal(
     quota: Quota,
     used: float,

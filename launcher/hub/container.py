@@ -31,6 +31,22 @@ def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) 
 
 
 #: where the site's CA bundle appears inside a student container
+#: the session's locale per hub language: JupyterLab's "default" language follows LANG (the
+#: images generate both locales); English keeps the image's own C.UTF-8
+SESSION_LOCALES = {"zh_CN": "zh_CN.UTF-8"}
+
+
+def session_language_env(lang: str) -> dict[str, str]:
+    """The environment that makes a session read ``lang`` (a hub language: ``en``,
+    ``zh_CN``): JupyterLab's language when the student has not picked one in its Settings >
+    Language menu, and the language of programs that translate their messages."""
+    env = {"LAUNCHER_LANGUAGE": lang}
+    found = SESSION_LOCALES.get(lang)
+    if found is not None:
+        env.update(LANG=found, LANGUAGE=f"{lang}:en")
+    return env
+
+
 SESSION_CA_PATH = "/etc/launcher/ca-bundle.pem"
 
 

@@ -877,6 +877,7 @@ class CourseSpawner(DockerSpawner):
         env.update(
             container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))
         )
+        env.update(container.session_language_env(self.reader.lang))  # JupyterLab's language
         return env
 
     # --- state ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from traitlets.config import Config
 
 from launcher.hub import container
@@ -128,6 +129,17 @@ def test_containers_are_unprivileged_and_non_root():
     assert hc["pids_limit"] == 256
     assert container.create_kwargs()["user"] == "1000:100"
     assert container.workspace_mount("v") == {"v": {"bind": "/home/jovyan", "mode": "rw"}}
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        ("zh_CN", {"LAUNCHER_LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:en"}),
+        ("en", {"LAUNCHER_LANGUAGE": "en"}),  # the image's C.UTF-8: JupyterLab in English
+    ],
+)
+def test_session_language_env(lang, expected):
+    assert container.session_language_env(lang) == expected
 
 
 def test_session_mirror_env():

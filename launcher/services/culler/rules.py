@@ -28,7 +28,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from launcher import localtime
-from launcher.gpu.quota import QuotaUse
+from launcher.gpu.quota import QuotaUse, day_and_time
+from launcher.i18n import ENGLISH, N_, Reader
 from launcher.settings import CourseSession
 
 
@@ -55,22 +56,18 @@ class Verdict:
     message: str
 
 
-def _minutes(seconds: float) -> str:
+def _minutes(seconds: float, reader: Reader = ENGLISH) -> str:
     minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return reader.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: "this week": the period of a quota in a sentence
+_THIS_PERIOD = {"day": N_("this day"), "week": N_("this week"), "month": N_("this month")}
 
 
-def _at(now: datetime, seconds: float, zone: tzinfo | str) -> str:
-    """``14:05 CST``: the time of day ``seconds`` after ``now`` (naive UTC), in ``zone``."""
-    return localtime.clock(now + timedelta(seconds=seconds), zone)
-
-
-def _day_and_time(at: datetime, zone: tzinfo | str) -> str:
-    """``Mon 2026-12-07 00:00 CST``: ``at`` (naive UTC) in ``zone``."""
-    return f"{_WEEKDAYS[localtime.local(at, zone).weekday()]} {localtime.when(at, zone)}"
+def _at(now: datetime, seconds: float, reader: Reader) -> str:
+    """The time of day ``seconds`` after ``now``, in the reader's zone."""
+    return reader.clock(now + timedelta(seconds=seconds))
 
 
 def track_gpu_idle(
@@ -100,17 +97,23 @@ def judge(
     gpu_idle_since: datetime | None = None,
     quota: QuotaUse | None = None,
     zone: tzinfo | str = localtime.DEFAULT_ZONE,
+    reader: Reader | None = None,
 ) -> Verdict | None:
     """What to do with one running server now (None: leave it alone). ``quota``: the
     student's use of the course's GPU-hour quota, running session included (None: no
-    quota); ``zone``: the site's time zone, of the times in the sentences."""
+    quota); ``zone``: the site's time zone, of the times in the sentences; ``reader``: the
+    student's language (English in ``zone`` by default)."""
+    reader = reader or Reader(ENGLISH.lang, zone)
+    _ = reader._
     if limits.max_age and now - server.started >= timedelta(seconds=limits.max_age):
         return Verdict(
             server,
             "stop",
             "max_age",
-            f"Your {server.course} session reached its limit of {_minutes(limits.max_age)}; "
-            "your files are kept. Start it again from the hub's home page.",
+            _(
+                "Your {course} session reached its limit of {limit}; your files are kept. "
+                "Start it again from the hub's home page."
+            ).format(course=server.course, limit=_minutes(limits.max_age, reader)),
         )
     last = server.last_activity or server.started
     if limits.idle_timeout and now - last >= timedelta(seconds=limits.idle_timeout):
@@ -118,8 +121,10 @@ def judge(
             server,
             "stop",
             "idle",
-            f"Your {server.course} session was stopped after {_minutes(limits.idle_timeout)} "
-            "without activity; your files are kept.",
+            _(
+                "Your {course} session was stopped after {idle} without activity; your files "
+                "are kept."
+            ).format(course=server.course, idle=_minutes(limits.idle_timeout, reader)),
         )
     if quota is not None and quota.left is not None and server.gpus:
         left = quota.left * 3600 / len(server.gpus)  # the hours run on every unit held
@@ -128,18 +133,30 @@ def judge(
                 server,
                 "stop",
                 "quota",
-                f"Your {server.course} session was stopped: you have used your "
-                f"{quota.limit:g} GPU-hours for this {quota.quota.period}. Your files are kept; "
-                f"the quota resets on {_day_and_time(quota.resets, zone)}.",
+                _(
+                    "Your {course} session was stopped: you have used your {limit} GPU-hours "
+                    "for {period}. Your files are kept; the quota resets on {when}."
+                ).format(
+                    course=server.course,
+                    limit=f"{quota.limit:g}",
+                    period=_(_THIS_PERIOD.get(quota.quota.period, quota.quota.period)),
+                    when=day_and_time(quota.resets, reader),
+                ),
             )
         if left <= limits.quota_warning:
             return Verdict(
                 server,
                 "warn",
                 "quota",
-                f"Your GPU-hour quota for {server.course} runs out in {_minutes(left)} (at "
-                f"{_at(now, left, zone)}); this session will then be stopped to free the GPU. "
-                "Save your work; your files are kept either way.",
+                _(
+                    "Your GPU-hour quota for {course} runs out in {left} (at {at}); this "
+                    "session will then be stopped to free the GPU. Save your work; your files "
+                    "are kept either way."
+                ).format(
+                    course=server.course,
+                    left=_minutes(left, reader),
+                    at=_at(now, left, reader),
+                ),
             )
     if limits.gpu_idle_timeout and gpu_idle_since is not None:
         idle = (now - gpu_idle_since).total_seconds()
@@ -149,17 +166,25 @@ def judge(
                 server,
                 "stop",
                 "gpu_idle",
-                f"Your {server.course} session was stopped because its GPU was unused for "
-                f"{_minutes(limits.gpu_idle_timeout)}, and others are waiting for GPUs. Your "
-                "files are kept; start it again when you need the GPU.",
+                _(
+                    "Your {course} session was stopped because its GPU was unused for {idle}, "
+                    "and others are waiting for GPUs. Your files are kept; start it again when "
+                    "you need the GPU."
+                ).format(course=server.course, idle=_minutes(limits.gpu_idle_timeout, reader)),
             )
         if left <= limits.gpu_idle_warning:
             return Verdict(
                 server,
                 "warn",
                 "gpu_idle",
-                f"Your GPU has been unused for {_minutes(idle)}. This session will be stopped "
-                f"in {_minutes(left)} (at {_at(now, left, zone)}) to free the GPU for others "
-                "unless you use it (run a cell that uses CUDA). Your files are kept either way.",
+                _(
+                    "Your GPU has been unused for {idle}. This session will be stopped in "
+                    "{left} (at {at}) to free the GPU for others unless you use it (run a cell "
+                    "that uses CUDA). Your files are kept either way."
+                ).format(
+                    idle=_minutes(idle, reader),
+                    left=_minutes(left, reader),
+                    at=_at(now, left, reader),
+                ),
             )
     return None

@@ -22,10 +22,11 @@ import docker
 import docker.errors
 import requests
 
-from launcher import catalog, lifecycle, names
+from launcher import catalog, i18n, lifecycle, names
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
 from launcher.gpu.quota import Quota, QuotaUse, period_bounds, use
+from launcher.i18n import Reader
 from launcher.preflight import GpuConfigError, gpu_inventory
 from launcher.services.culler.rules import Server, Verdict, judge, track_gpu_idle
 from launcher.settings import Course, Site, load_site
@@ -93,6 +94,7 @@ class Culler:
         self.catalog = catalog.for_site(site)
         self.idle_since: dict[tuple[str, str], datetime] = {}
         self.warned: set[tuple[str, str]] = set()
+        self.languages: dict[tuple, str] = {}  # (container, started) -> the student's language
 
     def servers(self) -> list[Server]:
         """The running servers, each with the course it was started for (recorded by the
@@ -139,6 +141,7 @@ class Culler:
                 self.idle_since.get(server.key),
                 self._quota_use(server, course, now),
                 self.site.hub.timezone,
+                self._reader(server),
             )
             if verdict is None and server.key in self.warned:
                 self._notice(server, None)  # busy again: take the warning back
@@ -146,6 +149,21 @@ class Culler:
                 verdicts.append(verdict)
                 self._carry_out(verdict, now)
         return verdicts
+
+    def _reader(self, server: Server) -> Reader:
+        """The student's language (the spawner put it in the container's environment at the
+        start: LAUNCHER_LANGUAGE), in the site's zone; asked once per start."""
+        key = (server.container, server.started)
+        lang = self.languages.get(key)
+        if lang is None:
+            try:
+                env = self.docker.containers.get(server.container).attrs["Config"]["Env"] or []
+            except (docker.errors.DockerException, requests.RequestException, KeyError):
+                env = []
+            found = [e.split("=", 1)[1] for e in env if e.startswith("LAUNCHER_LANGUAGE=")]
+            lang = i18n.normalize(found[0] if found else None) or self.site.hub.language
+            self.languages[key] = lang
+        return Reader(lang, self.site.hub.timezone)
 
     def _quota_use(self, server: Server, course: Course, now: datetime) -> QuotaUse | None:
         """The student's use of the course's GPU-hour quota, this session included (the
