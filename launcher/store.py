@@ -136,6 +136,18 @@ starts = Table(
     Column("since", DateTime(timezone=False), nullable=False),
 )
 
+#: the culler's warnings of running servers (a stop is coming: the GPU is idle, the quota
+#: runs out), for the course home; gone when the culler takes one back and when the server
+#: stops
+warnings = Table(
+    "warnings",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server", String(255), primary_key=True),
+    Column("reason", String(32), nullable=False),  # gpu_idle, quota
+    Column("stop_at", DateTime(timezone=False), nullable=False),
+)
+
 #: every start's outcome and duration, from the request to a ready server (or the failure)
 spawn_log = Table(
     "spawn_log",
@@ -398,11 +410,38 @@ class Store:
 
     def server_stopped(self, username: str, server: str) -> None:
         with self.engine.begin() as conn:
+            for table in (servers, warnings):
+                conn.execute(
+                    delete(table).where((table.c.username == username) & (table.c.server == server))
+                )
+
+    # --- the culler's warnings ---
+
+    def warn(self, username: str, server: str, reason: str, stop_at: datetime) -> None:
+        """A stop is coming for this server (``reason``: gpu_idle, quota) at ``stop_at``."""
+        key = (warnings.c.username == username) & (warnings.c.server == server)
+        with self.engine.begin() as conn:
+            conn.execute(delete(warnings).where(key))
             conn.execute(
-                delete(servers).where(
-                    (servers.c.username == username) & (servers.c.server == server)
+                insert(warnings).values(
+                    username=username, server=server, reason=reason, stop_at=stop_at
                 )
             )
+
+    def unwarn(self, username: str, server: str) -> None:
+        """The warning is taken back (the GPU is busy again)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(warnings).where(
+                    (warnings.c.username == username) & (warnings.c.server == server)
+                )
+            )
+
+    def warnings_of(self, username: str) -> dict[str, tuple[str, datetime]]:
+        """Server name -> (reason, stop time) of ``username``'s warned servers."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(warnings).where(warnings.c.username == username))
+            return {r.server: (r.reason, r.stop_at) for r in rows}
 
     def running_servers(self) -> dict[tuple[str, str], RunningServer]:
         """(username, server name) -> the course and container it was started with."""

@@ -45,6 +45,7 @@ class Card:
     start_url: str
     open_url: str
     staff_url: str | None
+    warning: tuple[str, datetime] | None = None  # the culler's: (gpu_idle | quota, stop time)
 
     @property
     def quota_left(self) -> float | None:
@@ -80,6 +81,7 @@ def card(
     start_url: str,
     open_url: str,
     staff_url: str | None,
+    warning: tuple[str, datetime] | None = None,
 ) -> Card:
     """One course's card from the facts the page gathered."""
     torch, cuda = image_facts(course.image, matrix)
@@ -114,4 +116,5 @@ def card(
         start_url=start_url,
         open_url=open_url,
         staff_url=staff_url if role in STAFF else None,
+        warning=warning if state == "ready" else None,
     )

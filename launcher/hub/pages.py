@@ -178,6 +178,7 @@ async def gather_cards(user, base_url: str, hub_url: str) -> list[home.Card]:
                 start_url=spawn if server else url_path_join(hub_url, "spawn", user.escaped_name),
                 open_url=user.server_url(server),
                 staff_url=url_path_join(base_url, "services", PAGE_SERVICE, "c", course_id),
+                warning=facts.warnings.get(server),
             )
         )
     return cards
@@ -192,6 +193,7 @@ class _Facts:
     quotas: dict
     images: list
     matrix: dict
+    warnings: dict  # server -> (reason, stop time): the culler's
 
 
 def _facts(spawner, username: str, groups: list[str]) -> _Facts:
@@ -214,7 +216,8 @@ def _facts(spawner, username: str, groups: list[str]) -> _Facts:
     except MatrixError:
         matrix = {}
     images = sorted({resolve_image(courses[c].image, spawner.registry_mirror) for c in mine})
-    return _Facts(courses, mine, started, held, quotas, images, matrix)
+    warnings = store.warnings_of(username)
+    return _Facts(courses, mine, started, held, quotas, images, matrix, warnings)
 
 
 async def _image_present(spawner, image: str) -> bool:

@@ -1,5 +1,5 @@
-"""The culler's warning where the student looks: inside JupyterLab, in the student's
-language, before the stop, with "keep working" and "save and stop" (which saves, stops the
+"""The culler's warning where the student looks: inside JupyterLab and on the course home,
+in the student's language, before the stop, with "keep working" and "save and stop" (which saves, stops the
 server through the hub and goes to the course home). GPU utilisation comes from the fake
 nvidia-smi (tests/fakes), held at 0%: the lowest layer is the only double."""
 
@@ -19,6 +19,10 @@ WARNING = (
     "Your GPU has been unused for {idle}. This session will be stopped in {left} (at {at}) to "
     "free the GPU for others unless you use it (run a cell that uses CUDA). Your files are "
     "kept either way."
+)
+HOME_WARNING = (
+    "Your GPU has been unused: this session will be stopped at {time} to free it for others, "
+    "unless you use it. Your files are kept."
 )
 SITE = {
     "hub": {"cull_interval": 1, "poll_interval": 2},
@@ -78,6 +82,11 @@ def test_the_warning_shows_in_jupyterlab_in_chinese_and_keep_working_closes_it(w
     toast.get_by_role("button", name="继续工作").click()
     toast.wait_for(state="detached", timeout=30_000)
     assert warn_hub.container_for("w1", "gpuidle").status == "running"
+    # the course home says it too, with the time of the stop in the site's zone
+    page.goto(f"{warn_hub.url}/hub/home")
+    warning = page.locator("#course-gpuidle .warning").inner_text()
+    assert warning.startswith(ZH._(HOME_WARNING).split("{")[0]), warning
+    assert re.search(r"\d\d:\d\d [A-Z]{3}", warning), warning
 
 
 def test_save_and_stop_stops_the_server_and_goes_home(warn_hub, new_page):

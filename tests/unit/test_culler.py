@@ -143,3 +143,11 @@ def test_the_summer_time_abbreviation_is_the_one_of_that_moment():
     assert stop.message.endswith("the quota resets on Mon 2026-03-30 00:00 CEST.")
     warn = judge(server, limits, now, None, QuotaUse(WEEK, 0.9, 0.0, 1, True, resets), BERLIN)
     assert "(at 11:06 CET)" in warn.message
+
+
+def test_a_warning_carries_the_time_of_its_stop():
+    limits = CourseSession(idle_timeout=0, gpu_idle_timeout=1800, gpu_idle_warning=300)
+    verdict = judge(GPU_SERVER, limits, at(26), gpu_idle_since=at(0))
+    assert (verdict.action, verdict.stop_at) == ("warn", at(30))
+    stop = judge(GPU_SERVER, limits, at(31), gpu_idle_since=at(0))
+    assert (stop.action, stop.stop_at) == ("stop", None)

@@ -54,6 +54,7 @@ class Verdict:
     action: Literal["stop", "warn"]
     reason: Literal["idle", "max_age", "quota", "gpu_idle"]
     message: str
+    stop_at: datetime | None = None  # a warning's stop (naive UTC)
 
 
 def _minutes(seconds: float, reader: Reader = ENGLISH) -> str:
@@ -157,6 +158,7 @@ def judge(
                     left=_minutes(left, reader),
                     at=_at(now, left, reader),
                 ),
+                now + timedelta(seconds=left),
             )
     if limits.gpu_idle_timeout and gpu_idle_since is not None:
         idle = (now - gpu_idle_since).total_seconds()
@@ -186,5 +188,6 @@ def judge(
                     left=_minutes(left, reader),
                     at=_at(now, left, reader),
                 ),
+                now + timedelta(seconds=left),
             )
     return None

@@ -145,6 +145,7 @@ class Culler:
             )
             if verdict is None and server.key in self.warned:
                 self._notice(server, None)  # busy again: take the warning back
+                self.catalog.store.unwarn(server.user, server.name)
             elif verdict is not None:
                 verdicts.append(verdict)
                 self._carry_out(verdict, now)
@@ -180,7 +181,9 @@ class Culler:
         log.info("%s %s/%s: %s", verdict.action, server.user, server.name, verdict.reason)
         if verdict.action == "warn":
             if server.key not in self.warned:
-                self._notice(server, verdict.message)
+                self._notice(server, verdict.message)  # in JupyterLab (its extension)
+                # on the course home (the store: the hub's pages read it)
+                self.catalog.store.warn(server.user, server.name, verdict.reason, verdict.stop_at)
             return
         # the home keeps the sentence of a stop the student did not choose (GPU idle, quota)
         self._notice(server, verdict.message if verdict.reason in ("gpu_idle", "quota") else None)
