@@ -129,6 +129,15 @@ def test_english_and_a_switch_that_is_remembered(hub, new_page):
     assert page.locator("h1").first.inner_text() == ZH._("Your courses")
     page.click("#language-switch a[lang=en]")
     page.locator("h1", has_text="Your courses").wait_for(timeout=30_000)
+    # the second card's button starts that course's own server: no name typed anywhere
+    second = page.locator(".course-card").nth(1)
+    course = second.get_attribute("id").removeprefix("course-")
+    second.locator(".start").click()
+    page.wait_for_url(re.compile(rf"/user/student1/{course}/lab"), timeout=240_000)
+    assert hub.container_for("student1", course).status == "running"
+    page.goto(f"{hub.url}/hub/home")
+    page.click(f"#course-{course} .stop")
+    page.locator(f"#course-{course}[data-state=stopped] .start").wait_for(timeout=120_000)
 
 
 def test_the_instructor_page_for_the_docs(hub, new_page):
