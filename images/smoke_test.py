@@ -244,7 +244,10 @@ def cuda_build_checks(failures: list[str]) -> str:
 
 
 def jupyterlab_starts(timeout: float = 90) -> str | None:
-    """Start JupyterLab on a free loopback port and wait for /lab to answer 200; None if it does."""
+    """Start JupyterLab on a free loopback port and wait for /lab to answer 200; None if it does.
+    It starts as the hub starts a Chinese reader's session (LANG=zh_CN.UTF-8): its "default"
+    language must then be the language pack's, and its page must load launcher-notices."""
+    import json
     import socket
     import time
     import urllib.request
@@ -263,6 +266,7 @@ def jupyterlab_starts(timeout: float = 90) -> str | None:
                 "--IdentityProvider.token=",
                 "--ServerApp.root_dir=/tmp",
             ],
+            env={**os.environ, "LANG": "zh_CN.UTF-8"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -276,10 +280,22 @@ def jupyterlab_starts(timeout: float = 90) -> str | None:
                 return f"JupyterLab exited with {proc.returncode}: {proc.stderr.read()[-500:]}"
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=5) as resp:
-                    if resp.status == 200:
-                        return None
-            except OSError:
+                    page = resp.read().decode()
+            except OSError:  # not answering yet (or not 200)
                 time.sleep(0.5)
+                continue
+            if '"launcher-notices"' not in page:
+                return "JupyterLab's page does not load the launcher-notices extension"
+            url = f"http://127.0.0.1:{port}/lab/api/translations/default"
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    answer = json.load(resp)
+                language = answer["data"]["jupyterlab"][""]["language"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                return f"JupyterLab with LANG=zh_CN.UTF-8 has no Chinese default language: {exc!r}"
+            if language != "zh-CN":
+                return f"JupyterLab with LANG=zh_CN.UTF-8 speaks {language!r}, not zh-CN"
+            return None
         return f"JupyterLab did not answer on /lab within {timeout:.0f}s"
     finally:
         proc.terminate()

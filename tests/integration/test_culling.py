@@ -3,10 +3,12 @@ their maximum age, and GPU servers whose GPU stays at 0% (after a warning the st
 
 GPU utilisation comes from the fake nvidia-smi (tests/fakes), which reads the file this test
 writes: the lowest layer is the only double; the culler, the hub API and the engine are real.
+The warning is a JSON notice in the home (the sentence, the reason, the stop's time in UTC),
+which JupyterLab's launcher-notices extension shows (tests/browser/test_lab_warnings.py).
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -75,9 +77,19 @@ def set_utilisation(hub, percent: int) -> None:
     tmp.replace(hub.util)  # atomic: nvidia-smi never reads half a file
 
 
-def notice(container) -> str | None:
+def notice(container) -> dict | None:
+    """The notice in the student's home, read as JSON (None: none, or not all written yet)."""
     code, out = container.exec_run(["cat", NOTICE])
-    return out.decode() if code == 0 else None
+    try:
+        return json.loads(out) if code == 0 else None
+    except ValueError:
+        return None
+
+
+def stop_time(found: dict) -> datetime:
+    """The notice's stop_at, which must be UTC with a Z."""
+    assert found["stop_at"].endswith("Z"), found
+    return datetime.fromisoformat(found["stop_at"])
 
 
 def test_an_unused_gpu_is_warned_then_stopped_and_use_takes_the_warning_back(cull_hub):
@@ -88,8 +100,12 @@ def test_an_unused_gpu_is_warned_then_stopped_and_use_takes_the_warning_back(cul
     assert container.attrs["HostConfig"]["DeviceRequests"], "the server holds a GPU"
 
     set_utilisation(cull_hub, 0)
-    text = wait_for(lambda: notice(container), 30, "the GPU-idle warning in the home")
-    assert "will be stopped in" in text and "files are kept" in text
+    found = wait_for(lambda: notice(container), 30, "the GPU-idle warning in the home")
+    assert found["action"] == "warn" and found["reason"] == "gpu_idle", found
+    assert "will be stopped in" in found["message"] and "files are kept" in found["message"]
+    assert found["course"] == "gpuidle" and found["language"] == "en"
+    now = datetime.now(UTC)  # warned at most gpu_idle_timeout (8 s) before the stop
+    assert now - timedelta(seconds=5) <= stop_time(found) <= now + timedelta(seconds=10)
     set_utilisation(cull_hub, 45)  # the student runs a CUDA cell
     wait_for(lambda: notice(container) is None, 30, "the warning to be taken back")
     assert s.user_model()["servers"][""]["ready"]
@@ -141,8 +157,10 @@ def test_a_quota_that_runs_out_during_the_session_warns_then_stops_and_frees_the
     s = cull_hub.session("qu1")
     s.start_server()
     container = cull_hub.container_for("qu1", "quotalab")
-    text = wait_for(lambda: notice(container), 30, "the quota warning in the home")
-    assert "Your GPU-hour quota for quotalab runs out in" in text
+    found = wait_for(lambda: notice(container), 30, "the quota warning in the home")
+    assert found["action"] == "warn" and found["reason"] == "quota", found
+    assert "Your GPU-hour quota for quotalab runs out in" in found["message"]
+    assert stop_time(found) <= datetime.now(UTC) + timedelta(seconds=15)  # 14.4 s of quota
     wait_for(lambda: not s.user_model()["servers"], 60, "the server past its quota to stop")
     assert "stop qu1/: quota" in cull_hub.log()
     store = Store(f"sqlite:///{cull_hub.data_dir / 'launcher.sqlite'}")

@@ -35,3 +35,34 @@ def test_a_gpu_is_visible_only_when_the_engine_named_one(monkeypatch, devices, v
     else:
         monkeypatch.setenv("NVIDIA_VISIBLE_DEVICES", devices)
     assert smoke_test.gpu_visible() is visible
+
+
+def test_the_language_pack_the_locales_and_the_notices_extension_are_checked(monkeypatch, tmp_path):
+    import importlib.metadata
+    import locale
+
+    def no_package(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    def no_locale(category, name=None):
+        if name not in ("", None):
+            raise locale.Error(f"unsupported locale setting {name}")
+
+    monkeypatch.setattr(importlib.metadata, "version", no_package)
+    monkeypatch.setattr(locale, "setlocale", no_locale)
+    monkeypatch.setattr(smoke_test.sys, "prefix", str(tmp_path))
+    found = smoke_test.language_problems()
+    assert found == [
+        "jupyterlab-language-pack-zh-CN is not installed",
+        "the locale zh_CN.UTF-8 is not generated (locale-gen)",
+        "the locale en_US.UTF-8 is not generated (locale-gen)",
+        "the launcher-notices JupyterLab extension is missing from "
+        f"{tmp_path}/share/jupyter/labextensions/launcher-notices",
+    ]
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "4.5.post3")
+    monkeypatch.setattr(locale, "setlocale", lambda category, name=None: name)
+    entry = tmp_path / "share/jupyter/labextensions/launcher-notices/static/remoteEntry.js"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("/* the extension */")
+    assert smoke_test.language_problems() == []

@@ -1,8 +1,9 @@
 """The culler: a JupyterHub-managed service that enforces each course's session limits.
 
 Every ``hub.cull_interval`` seconds it lists the running servers (hub API), reads the GPUs'
-utilisation (nvidia-smi), asks :mod:`launcher.services.culler.rules` what to do, writes the GPU-idle warning
-into the student's home (``~/GPU-IDLE-WARNING.txt``, visible in JupyterLab's file browser) and
+utilisation (nvidia-smi), asks :mod:`launcher.services.culler.rules` what to do, writes the GPU-idle
+or quota warning into the student's home (``~/GPU-IDLE-WARNING.txt``: JSON, see :func:`notice_text`;
+JupyterLab's ``launcher-notices`` extension shows it as a notification, images/labextension) and
 stops servers through the hub API. Its token has only the scopes it needs: ``list:users``,
 ``read:users:activity``, ``read:users:groups``, ``read:servers`` and ``delete:servers``.
 
@@ -12,6 +13,7 @@ Run by the hub (``JupyterHub.services``); ``python -m launcher.services.culler.s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -33,10 +35,32 @@ from launcher.settings import Course, Site, load_site
 from launcher.store import utcnow
 
 NOTICE = "GPU-IDLE-WARNING.txt"
+#: the notice's format (its "version" field), as images/labextension reads it
+NOTICE_VERSION = 1
 #: seconds the notice's command may take in the container, and any Docker call of the culler
 NOTICE_TIMEOUT = 5
 DOCKER_TIMEOUT = 15
 log = logging.getLogger("launcher.services.culler.rules")
+
+
+def notice_text(verdict: Verdict, now: datetime, language: str = i18n.DEFAULT) -> str:
+    """The notice file for ``verdict`` (a warning, or a stop the student did not choose): JSON
+    a person reads too (the sentence first, in the student's language) and JupyterLab's
+    extension acts on: ``action`` ``warn`` (a notification until ``stop_at``) or ``stopped``
+    (kept for the student to read, never shown as a warning), ``stop_at`` the stop's time in
+    UTC (ISO-8601, ``Z``), ``reason`` ``gpu_idle`` or ``quota``, ``language`` the sentence's
+    (``en``, ``zh_CN``: the extension's buttons speak it too)."""
+    stop_at = verdict.stop_at if verdict.action == "warn" and verdict.stop_at else now
+    document = {
+        "message": verdict.message,
+        "action": "warn" if verdict.action == "warn" else "stopped",
+        "reason": verdict.reason,
+        "stop_at": stop_at.replace(microsecond=0).isoformat() + "Z",
+        "course": verdict.server.course,
+        "language": language,
+        "version": NOTICE_VERSION,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -181,12 +205,15 @@ class Culler:
         log.info("%s %s/%s: %s", verdict.action, server.user, server.name, verdict.reason)
         if verdict.action == "warn":
             if server.key not in self.warned:
-                self._notice(server, verdict.message)  # in JupyterLab (its extension)
+                lang = self._reader(server).lang
+                self._notice(server, notice_text(verdict, now, lang))  # in JupyterLab
                 # on the course home (the store: the hub's pages read it)
                 self.catalog.store.warn(server.user, server.name, verdict.reason, verdict.stop_at)
             return
         # the home keeps the sentence of a stop the student did not choose (GPU idle, quota)
-        self._notice(server, verdict.message if verdict.reason in ("gpu_idle", "quota") else None)
+        kept = verdict.reason in ("gpu_idle", "quota")
+        lang = self._reader(server).lang
+        self._notice(server, notice_text(verdict, now, lang) if kept else None)
         # the GPU stays held until the container is gone (the hub's post-stop hook ends the
         # allocation then); the ledger will say why it came back
         self.catalog.store.note_stop_reason(server.user, server.name, verdict.reason)
@@ -194,11 +221,11 @@ class Culler:
         self.idle_since.pop(server.key, None)
 
     def _notice(self, server: Server, message: str | None) -> None:
-        """Write (or, with None, remove) the warning in the student's home, without ever
-        following or waiting on what the student put there: whatever has the name (a fifo,
-        a symbolic link) is removed, a new file is created only if none exists again (the
-        shell's noclobber: O_EXCL), the command is killed after a few seconds, and every
-        Docker call has a timeout. A round never blocks on a student."""
+        """Write ``message`` (:func:`notice_text`; None: remove the notice) into the student's
+        home, without ever following or waiting on what the student put there: whatever has
+        the name (a fifo, a symbolic link) is removed, a new file is created only if none
+        exists again (the shell's noclobber: O_EXCL), the command is killed after a few
+        seconds, and every Docker call has a timeout. A round never blocks on a student."""
         name = server.container
         script = f"rm -f -- ~/{NOTICE}" + (
             f' && set -C && printf "%s\\n" "$1" > ~/{NOTICE}' if message else ""
