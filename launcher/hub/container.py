@@ -30,7 +30,6 @@ def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) 
     }
 
 
-#: where the site's CA bundle appears inside a student container
 #: the session's locale per hub language: JupyterLab's "default" language follows LANG (the
 #: images generate both locales); English keeps the image's own C.UTF-8
 SESSION_LOCALES = {"zh_CN": "zh_CN.UTF-8"}
@@ -47,6 +46,7 @@ def session_language_env(lang: str) -> dict[str, str]:
     return env
 
 
+#: where the site's CA bundle appears inside a student container
 SESSION_CA_PATH = "/etc/launcher/ca-bundle.pem"
 
 
