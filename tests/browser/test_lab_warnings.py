@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from launcher.i18n import Reader
-from tests.integration.hub import ARTIFACTS, running_hub, wait_for
-from tests.integration.test_culling import set_utilisation
-from tests.integration.test_gpus import FAKES
+from tests.integration.hub import ARTIFACTS, wait_for
+from tests.integration.test_culling import set_utilisation, utilisation_hub
 
 pytestmark = pytest.mark.browser
 
@@ -52,16 +51,7 @@ NOTICE = "/home/jovyan/GPU-IDLE-WARNING.txt"
 
 @pytest.fixture(scope="module")
 def warn_hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("warnhub")
-    util = tmp / "utilisation.json"
-    smi = tmp / "nvidia-smi"
-    smi.write_text(
-        f'#!/bin/sh\nFAKE_GPU_UTILISATION_FILE={util} exec {FAKES / "nvidia-smi"} "$@"\n'
-    )
-    smi.chmod(0o755)
-    site = {**SITE, "gpus": {"source": "nvidia-smi", "nvidia_smi": str(smi)}}
-    with running_hub(tmp, "lab-warnings", [], site) as hub:
-        hub.util = util
+    with utilisation_hub(tmp_path_factory.mktemp("warnhub"), "lab-warnings", SITE) as hub:
         set_utilisation(hub, 0)
         yield hub
 

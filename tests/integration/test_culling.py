@@ -7,6 +7,7 @@ The warning is a JSON notice in the home (the sentence, the reason, the stop's t
 which JupyterLab's launcher-notices extension shows (tests/browser/test_lab_warnings.py).
 """
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -53,20 +54,26 @@ SITE = {
 }
 
 
-@pytest.fixture(scope="module")
-def cull_hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cullhub")
+@contextlib.contextmanager
+def utilisation_hub(tmp, name: str, site: dict):
+    """A hub whose GPUs' utilisation is what the test writes (``set_utilisation``): the hub
+    and its culler service (which gets only the hub's fixed environment) both run this
+    nvidia-smi, the fake, reading the file ``hub.util``."""
     util = tmp / "utilisation.json"
-    # the hub and its culler service (which gets only the hub's fixed environment) both run
-    # this nvidia-smi: the fake, reading the utilisation this test writes
     smi = tmp / "nvidia-smi"
     smi.write_text(
         f'#!/bin/sh\nFAKE_GPU_UTILISATION_FILE={util} exec {FAKES / "nvidia-smi"} "$@"\n'
     )
     smi.chmod(0o755)
-    site = {**SITE, "gpus": {"source": "nvidia-smi", "nvidia_smi": str(smi)}}
-    with running_hub(tmp, "culling", [], site) as hub:
+    site = {**site, "gpus": {"source": "nvidia-smi", "nvidia_smi": str(smi)}}
+    with running_hub(tmp, name, [], site) as hub:
         hub.util = util
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def cull_hub(tmp_path_factory):
+    with utilisation_hub(tmp_path_factory.mktemp("cullhub"), "culling", SITE) as hub:
         yield hub
 
 
