@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -43,9 +43,42 @@ class Change:
         return text + (f" ({'; '.join(self.details)})" if self.details else "")
 
 
+#: the format of the course specs this launcher writes (the store's ``spec_version``);
+#: release 0.1.0 wrote version 1
+SPEC_VERSION = 1
+
+#: how a spec of version N becomes one of version N + 1 (pure functions of the JSON): a
+#: release that changes the format adds one, and bumps :data:`SPEC_VERSION`
+UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+class SpecTooNew(ValueError):
+    """A stored spec written by a newer launcher."""
+
+
 def spec(course: Course) -> dict:
     """What the store keeps of a course (JSON types only)."""
     return course.model_dump(mode="json")
+
+
+def current_spec(
+    course_id: str,
+    version: int,
+    data: dict,
+    latest: int = SPEC_VERSION,
+    upgrades: Mapping[int, Callable[[dict], dict]] = UPGRADES,
+) -> dict:
+    """A stored spec in today's format: older ones go through each upgrade in turn; one newer
+    than ``latest`` raises :class:`SpecTooNew` with a sentence."""
+    if version > latest:
+        raise SpecTooNew(
+            f"The course {course_id} in the store was written by a newer launcher (course "
+            f"format {version}; this launcher reads up to {latest}): run that launcher, or "
+            "apply the course again with this one (`launcher courses apply`)."
+        )
+    for step in range(version, latest):
+        data = upgrades[step](data)
+    return data
 
 
 def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -109,7 +142,7 @@ class Catalog:
         """Site-file courses, then the store's; a store course this version cannot read (written
         by a newer launcher) is left out with a warning instead of breaking every login."""
         merged = dict(self.site_courses)
-        for course_id, data in self.store.course_specs().items():
+        for course_id, data in self.stored_specs().items():
             if course_id in merged:
                 continue
             try:
@@ -122,6 +155,36 @@ class Catalog:
                     "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
                 )
         return merged
+
+    def stored_specs(self) -> dict[str, dict]:
+        """The store's course specs in today's format; one written by a newer launcher is left
+        out with a warning."""
+        found = {}
+        for course_id, (version, data) in self.store.course_specs().items():
+            try:
+                found[course_id] = current_spec(course_id, version, data)
+            except SpecTooNew as exc:
+                log.warning("%s", exc)
+        return found
+
+    def migrate(self, now: datetime | None = None) -> list[str]:
+        """Rewrite the store's specs of an older format in today's (``launcher upgrade``);
+        audited; returns the courses rewritten."""
+        older = {
+            cid: current_spec(cid, version, data)
+            for cid, (version, data) in self.store.course_specs().items()
+            if version < SPEC_VERSION
+        }
+        if older:
+            self.store.write_courses(
+                older,
+                [],
+                [(cid, "migrate", f"course format -> {SPEC_VERSION}") for cid in older],
+                "launcher upgrade",
+                now or utcnow(),
+                SPEC_VERSION,
+            )
+        return sorted(older)
 
     def source(self, course_id: str) -> str:
         return "site file" if course_id in self.site_courses else "store"
@@ -137,7 +200,7 @@ class Catalog:
     ) -> list[Change]:
         """Make the store's catalog match ``wanted``; returns the changes (audited)."""
         wanted_specs = {cid: spec(c) for cid, c in wanted.items()}
-        changes = plan(self.store.course_specs(), wanted_specs, self.site_courses, prune)
+        changes = plan(self.stored_specs(), wanted_specs, self.site_courses, prune)
         real = [c for c in changes if c.action != "unchanged"]
         if real and not dry_run:
             self.store.write_courses(
@@ -146,6 +209,7 @@ class Catalog:
                 [(c.course, c.action, "; ".join(c.details)) for c in real],
                 actor,
                 now or utcnow(),
+                SPEC_VERSION,
             )
         return changes
 
@@ -162,7 +226,7 @@ class Catalog:
         nothing."""
         courses = {
             cid: Course.model_validate(data).model_dump(mode="json", exclude_defaults=True)
-            for cid, data in self.store.course_specs().items()
+            for cid, data in self.stored_specs().items()
         }
         return yaml.safe_dump({"courses": courses}, sort_keys=False, allow_unicode=True)
 

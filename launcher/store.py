@@ -31,11 +31,14 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
+
+from launcher import schema
 
 metadata = MetaData()
 
@@ -72,6 +75,8 @@ courses = Table(
     Column("spec", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=False), nullable=False),
     Column("updated_by", String(255), nullable=False),
+    # the version of the spec's format (launcher.catalog.SPEC_VERSION when written)
+    Column("spec_version", Integer, nullable=False, server_default=text("1")),
 )
 
 course_audit = Table(
@@ -216,6 +221,11 @@ class StoreUnavailable(RuntimeError):
     """The store's database cannot be opened."""
 
 
+class StoreSchemaMismatch(StoreUnavailable):
+    """The store's schema is older or newer than this launcher's (the message says what to
+    do: ``launcher upgrade``, or the newer launcher)."""
+
+
 #: seconds a call may wait for the database: to connect, for a lock, for a statement (a
 #: database that does not answer makes calls fail in seconds, never hang)
 DB_TIMEOUT_S = 10
@@ -290,7 +300,9 @@ class Store:
         self.url = url
         self.engine = engine or bounded_engine(url)
         try:
-            metadata.create_all(self.engine)
+            schema.ensure(self.engine, metadata)
+        except schema.SchemaMismatch as exc:
+            raise StoreSchemaMismatch(str(exc)) from None
         except OperationalError as exc:
             shown = self.engine.url.render_as_string(hide_password=True)
             raise StoreUnavailable(
@@ -451,11 +463,13 @@ class Store:
 
     # --- course catalog ---
 
-    def course_specs(self) -> dict[str, dict]:
-        """Course id -> its spec (as validated and dumped), ordered by id."""
+    def course_specs(self) -> dict[str, tuple[int, dict]]:
+        """Course id -> (its spec's format version, its spec as validated and dumped), ordered
+        by id."""
+        query = select(courses.c.id, courses.c.spec_version, courses.c.spec)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(courses.c.id, courses.c.spec).order_by(courses.c.id))
-            return {row.id: row.spec for row in rows}
+            rows = conn.execute(query.order_by(courses.c.id))
+            return {row.id: (row.spec_version, row.spec) for row in rows}
 
     def write_courses(
         self,
@@ -464,14 +478,21 @@ class Store:
         audit: list[tuple[str, str, str]],
         actor: str,
         at: datetime,
+        spec_version: int = 1,
     ) -> None:
-        """Create/replace ``upserts``, delete ``removals`` and log ``audit`` (course, action,
-        details) in one transaction."""
+        """Create/replace ``upserts`` (specs of format ``spec_version``), delete ``removals``
+        and log ``audit`` (course, action, details) in one transaction."""
         with self.engine.begin() as conn:
             for course_id, spec in upserts.items():
                 conn.execute(delete(courses).where(courses.c.id == course_id))
                 conn.execute(
-                    insert(courses).values(id=course_id, spec=spec, updated_at=at, updated_by=actor)
+                    insert(courses).values(
+                        id=course_id,
+                        spec=spec,
+                        spec_version=spec_version,
+                        updated_at=at,
+                        updated_by=actor,
+                    )
                 )
             removals = list(removals)
             if removals:

@@ -21,13 +21,17 @@ DATA_DIRS: dict[str, Path] = {}
 
 
 def fresh(url: str) -> str:
-    """``url``, its launcher tables dropped (each test starts from an empty store)."""
+    """``url``, its launcher tables and schema revision dropped (each test starts from an
+    empty store)."""
     from sqlalchemy import create_engine
 
+    from launcher.schema import VERSION_TABLE
     from launcher.store import metadata
 
     engine = create_engine(url)
     metadata.drop_all(engine)
+    with engine.begin() as conn:  # and the revision: the next Store makes the tables anew
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
     engine.dispose()
     return url
 

@@ -146,7 +146,7 @@ def test_course_file_errors_name_line_and_key(tmp_path, old, new, expected):
 def test_a_store_course_this_version_cannot_read_is_left_out_not_fatal(cat, tmp_path, caplog):
     cat.apply(load_course_file(write(tmp_path, COURSES)).courses, "admin")
     specs = cat.store.course_specs()
-    broken = {**specs["cv201"], "from_the_future": True}
+    broken = {**specs["cv201"][1], "from_the_future": True}
     cat.store.write_courses({"cv201": broken}, [], [], "admin", datetime(2026, 11, 24))
     assert set(cat.courses()) == {"demo", "dl101"}
     assert "course cv201 in the store is not valid" in caplog.text

@@ -21,10 +21,12 @@ FLOORS = [
         "launcher.images",
         "launcher.localtime",
         "launcher.i18n",
+        "launcher.schema",
+        "launcher.migrations",
     ),
     ("launcher.settings",),
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
-    ("launcher.catalog",),
+    ("launcher.catalog", "launcher.backup"),
     ("launcher.gpu",),
     ("launcher.board", "launcher.preflight"),
 ]
