@@ -16,7 +16,7 @@ from launcher.images.prepull import prepull
 from launcher.preflight import course_images, host_blockers
 from launcher.proxycheck import REPO_ROOT, proxy_path, proxy_problem
 from launcher.settings import DEMO_SITE_FILE, Site, SiteFileError, load_site
-from launcher.store import StoreUnavailable
+from launcher.store import StoreSchemaMismatch, StoreUnavailable
 
 #: the one JupyterHub configuration file: it loads the site file ($LAUNCHER_CONFIG)
 HUB_CONFIG = REPO_ROOT / "jupyterhub_config.py"
@@ -44,8 +44,14 @@ def check(site: Site) -> tuple[list[str], list[str]]:
     """Check the host against the site file: (problems, those with which the hub cannot start),
     one sentence each; both empty when all is good."""
     problems: list[str] = []
+    schema_problems: list[str] = []
     say = lambda msg: print(f"ok: {msg}")  # noqa: E731
-    site = _with_catalog(site)
+    try:
+        site = effective_site(site)
+    except StoreSchemaMismatch as exc:  # the hub would not start on it
+        schema_problems.append(str(exc))
+    except StoreUnavailable:
+        pass  # made by the hub's first start
     if site.courses:
         say(f"site file is valid: {len(site.courses)} course(s) in the catalog")
     else:
@@ -63,6 +69,7 @@ def check(site: Site) -> tuple[list[str], list[str]]:
         for note in stale_containers(site, cli):
             print(f"note: {note}")
     units, blocking = host_blockers(site)
+    blocking = schema_problems + blocking
     problems += blocking
     if not blocking:
         say(f"GPUs: {len(units)} allocatable unit(s)")
@@ -182,8 +189,27 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = images_sub.add_parser(name, help=text)
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    upgrade = sub.add_parser(
+        "upgrade", help="migrate the store and JupyterHub's database to this launcher's schema"
+    )
+    backup = sub.add_parser("backup", help="one archive of the store and the workspaces")
+    backup.add_argument("-o", "--output", help="archive (default: DATA_DIR/backups/...tar.gz)")
+    backup.add_argument("--keep", type=int, help="then keep only the N newest in its folder")
+    restore = sub.add_parser("restore", help="put back a site, or a course's or student's files")
+    restore.add_argument("archive", help="an archive written by `launcher backup`")
+    restore.add_argument("--list", action="store_true", help="show what it holds, check it")
+    restore.add_argument("--overwrite", action="store_true", help="also workspaces changed since")
+    restore.add_argument("--replace-store", action="store_true", help="replace a store with rows")
+    for p in (backup, restore):
+        p.add_argument("--user", help="only this student's workspaces")
+        p.add_argument("--course", help="only this course's workspaces")
+    for p in (upgrade, backup, restore):
+        p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     args = parser.parse_args(argv)
     commands = {
+        "upgrade": cmd_upgrade,
+        "backup": cmd_backup,
+        "restore": cmd_restore,
         "up": cmd_up,
         "check": cmd_check,
         "courses": cmd_courses,
@@ -246,6 +272,24 @@ def cmd_gpus(args) -> int:
     except StoreUnavailable as exc:
         print(f"problem: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_upgrade(args) -> int:
+    from launcher.cli.upgrade import cmd_upgrade as upgrade
+
+    return upgrade(_load(args.config))
+
+
+def cmd_backup(args) -> int:
+    from launcher.cli.backup import cmd_backup as backup
+
+    return backup(_with_catalog(_load(args.config)), args)
+
+
+def cmd_restore(args) -> int:
+    from launcher.cli.backup import cmd_restore as restore
+
+    return restore(_with_catalog(_load(args.config)), args)
 
 
 if __name__ == "__main__":
