@@ -7,7 +7,8 @@ set -euo pipefail
 # Usage: ensure-docker.sh [--restart]
 #   --restart: stop the dockerd this script started (by the PID it recorded) and start it again,
 #              e.g. after a nvidia-container-runtime-hook was installed. A dockerd started by
-#              anything else (systemd) is left alone.
+#              anything else (systemd) is left alone. With live-restore (the default) the
+#              running containers outlive the restart.
 LOG=${LAUNCHER_DOCKERD_LOG:-/var/log/launcher-dockerd.log}
 PIDFILE=${LAUNCHER_DOCKERD_PIDFILE:-/run/launcher-dockerd.pid}
 WAIT_S=${LAUNCHER_DOCKERD_WAIT_S:-90}
@@ -45,7 +46,15 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
     # placed there (the real one on GPU hosts, a test double elsewhere) is found by the engine.
     HOOK_DIR=${LAUNCHER_HOOK_DIR:-/usr/local/lib/launcher/hooks}
     mkdir -p "$HOOK_DIR"
-    PATH="$HOOK_DIR:$PATH" nohup dockerd >"$LOG" 2>&1 </dev/null &
+    # live-restore: the engine's own restart (a security update of docker.io) leaves the
+    # students' containers running, and the hub finds them again (off with
+    # LAUNCHER_DOCKERD_LIVE_RESTORE=0; a daemon.json that sets it is left to decide)
+    FLAGS=()
+    if [ "${LAUNCHER_DOCKERD_LIVE_RESTORE:-1}" = 1 ] \
+        && ! grep -qs '"live-restore"' /etc/docker/daemon.json; then
+        FLAGS+=(--live-restore)
+    fi
+    PATH="$HOOK_DIR:$PATH" nohup dockerd "${FLAGS[@]}" >"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
 fi
 
