@@ -16,3 +16,6 @@ METRICS_SERVICE = "launcher-metrics"
 #: the hub's own token for resuming the starts a previous hub left unfinished (in memory only)
 RESUME_SERVICE = "launcher-resume"
 METRICS_SCOPE = "custom:launcher:read-metrics"
+#: the hub's API port, on the students' network's gateway (the proxy sends the hub's pages
+#: there, the servers call the hub there)
+HUB_API_PORT = 8081

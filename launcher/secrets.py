@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 #: the `launcher` command's hub token (its service `launcher-cli`): the environment variable,
 #: and the file in the data directory
 CLI_TOKEN_ENV, CLI_TOKEN_FILE = "LAUNCHER_CLI_TOKEN", "launcher-cli-token"
+#: the token between the hub and a proxy that runs as its own service (hub.proxy: external)
+PROXY_TOKEN_ENV, PROXY_TOKEN_FILE = "CONFIGPROXY_AUTH_TOKEN", "proxy-auth-token"
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,24 @@ def env_or_file(env_var: str, path: Path, nbytes: int) -> StoredSecret:
     if found is not None:
         return found
     value = secrets.token_urlsafe(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (the proxy, the hub) is making it right now
+        for _ in range(100):
+            found = existing(env_var, path)
+            if found is not None and found.value:
+                return found
+            time.sleep(0.02)
+        raise
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")
     return StoredSecret(value, path, True)
+
+
+def proxy_token(data: Path) -> StoredSecret:
+    """The hub's and the external proxy's shared token: $CONFIGPROXY_AUTH_TOKEN, else the
+    data directory's file (generated once; `launcher proxy` reads the same)."""
+    return env_or_file(PROXY_TOKEN_ENV, data / PROXY_TOKEN_FILE, 32)
 
 
 #: instructors' and TAs' own passwords (class-password sites): one JSON file, name -> password

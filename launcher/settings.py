@@ -100,6 +100,17 @@ class HubSettings(_Strict):
     proxy_api_port: int | None = Field(
         None, ge=1, le=65535, description="proxy REST API port on 127.0.0.1 (default: port+1)"
     )
+    listen: str | None = Field(
+        None,
+        description="where the proxy listens when a reverse proxy in front of it serves url "
+        "with HTTPS (the production install), e.g. http://127.0.0.1:8000; default: url",
+    )
+    proxy: Literal["managed", "external"] = Field(
+        "managed",
+        description="managed: the hub starts and stops its proxy (make up); external: the "
+        "proxy runs as a service of its own (`launcher proxy`, the production install), so "
+        "that a hub restart or upgrade keeps every student's connection",
+    )
     stop_servers_on_exit: bool = Field(
         False, description="stop every student server when the hub exits (default: keep them)"
     )
@@ -162,9 +173,11 @@ class HubSettings(_Strict):
             )
         return found
 
-    @field_validator("url")
+    @field_validator("url", "listen")
     @classmethod
-    def _check_url(cls, value: str) -> str:
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000")
@@ -179,12 +192,19 @@ class HubSettings(_Strict):
         return value.rstrip("/")
 
     @property
+    def listen_url(self) -> str:
+        """Where the proxy listens: ``listen``, else ``url``."""
+        return self.listen or self.url
+
+    @property
     def ip(self) -> str:
-        return urlparse(self.url).hostname or ""
+        """The proxy's address (``listen_url``'s host)."""
+        return urlparse(self.listen_url).hostname or ""
 
     @property
     def port(self) -> int:
-        parsed = urlparse(self.url)
+        """The proxy's port (``listen_url``'s)."""
+        parsed = urlparse(self.listen_url)
         return parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
@@ -496,6 +516,27 @@ class ImagesSettings(_Strict):
     )
 
 
+class TlsSettings(_Strict):
+    """HTTPS in front of the hub, served by Caddy (``launcher install``; ``hub.url`` is the
+    public https address, ``hub.listen`` the proxy's behind it)."""
+
+    mode: Literal["auto", "provided", "self-signed"] = Field(
+        "self-signed",
+        description="auto: Caddy obtains and renews certificates (hub.url's host is a public "
+        "DNS name reachable on ports 80 and 443); provided: the cert and key files below; "
+        "self-signed: Caddy's own authority, for a trial",
+    )
+    cert: HostPath | None = Field(None, description="PEM certificate chain (mode: provided)")
+    key: HostPath | None = Field(None, description="PEM private key (mode: provided)")
+    email: str = Field("", description="contact for the certificate authority (mode: auto)")
+
+    @model_validator(mode="after")
+    def _check_files(self) -> TlsSettings:
+        if self.mode == "provided" and (self.cert is None or self.key is None):
+            raise ValueError("mode: provided needs both cert and key")
+        return self
+
+
 class StoreSettings(_Strict):
     url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
 
@@ -518,6 +559,7 @@ class Site(_Strict):
     gpus: GpuSettings = GpuSettings()
     images: ImagesSettings = ImagesSettings()
     store: StoreSettings = StoreSettings()
+    tls: TlsSettings = TlsSettings()
     dashboard: DashboardSettings = DashboardSettings()
     auth: AuthSettings = AuthSettings()
     admins: list[Username] = Field(default_factory=list)

@@ -42,11 +42,32 @@ class Kernel:
         except requests.RequestException:
             return False
 
+    loop: asyncio.AbstractEventLoop | None = None
+    connection = None  # the websocket kept open by connect(), as JupyterLab keeps it
+
+    def connect(self) -> None:
+        """Open the kernel's websocket and keep it open: :meth:`run` then goes through it (a
+        student whose notebook stays connected)."""
+        self.loop = self.loop or asyncio.new_event_loop()
+        self.connection = self.loop.run_until_complete(self._connect())
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
+
     def run(self, code: str, timeout: float = 60) -> str:
         """Execute ``code`` in the kernel; its standard output (an error raises)."""
+        if self.connection is not None:
+            return self.loop.run_until_complete(
+                asyncio.wait_for(self._run(code, self.connection), timeout)
+            )
         return asyncio.run(asyncio.wait_for(self._run(code), timeout))
 
-    async def _run(self, code: str) -> str:
+    async def _connect(self):
         ws_url = self.base.replace("http", "ws", 1) + f"/api/kernels/{self.id}/channels"
         request = HTTPRequest(
             ws_url,
@@ -54,7 +75,10 @@ class Kernel:
             validate_cert=self.verify is not False,
             ca_certs=self.verify if isinstance(self.verify, str) else None,
         )
-        conn = await websocket_connect(request)
+        return await websocket_connect(request)
+
+    async def _run(self, code: str, kept=None) -> str:
+        conn = kept or await self._connect()
         msg_id = uuid.uuid4().hex
         conn.write_message(
             json.dumps(
@@ -99,5 +123,6 @@ class Kernel:
                 elif kind == "execute_reply":
                     replied = True
         finally:
-            conn.close()
+            if kept is None:
+                conn.close()
         return "".join(out)

@@ -42,6 +42,13 @@ install_test_registry() {
     fi
 }
 
+install_test_caddy() {
+    apt_install caddy
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now caddy.service >/dev/null 2>&1 || true
+    fi
+}
+
 # --- system packages ---------------------------------------------------------------------------
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
@@ -51,6 +58,9 @@ command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei; }
 [ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
 [ $WITH_TEST = 1 ] && { command -v docker-registry >/dev/null || install_test_registry; }
+# Caddy, the production install's HTTPS (tests/integration/test_production.py runs it on a
+# private port); the package's own service (port 80, /etc/caddy/Caddyfile) is not wanted here
+[ $WITH_TEST = 1 ] && { command -v caddy >/dev/null || install_test_caddy; }
 
 # --- GPUs without a GPU (tests only) -----------------------------------------------------------
 # On a host without NVIDIA's hook, a test double of nvidia-container-runtime-hook goes on

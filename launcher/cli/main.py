@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from launcher import dockerhost, pidfiles
+from launcher import dockerhost, hostchecks, pidfiles
 from launcher.catalog import effective_site
 from launcher.cli.imagechecks import check_images, stale_containers
 from launcher.images.prepull import prepull
@@ -50,8 +50,10 @@ def check(site: Site) -> tuple[list[str], list[str]]:
         site = effective_site(site)
     except StoreSchemaMismatch as exc:  # the hub would not start on it
         schema_problems.append(str(exc))
-    except StoreUnavailable:
-        pass  # made by the hub's first start
+    except StoreUnavailable as exc:
+        if not site.store_url().startswith("sqlite"):  # a database server that does not answer
+            schema_problems.append(str(exc))
+        # a SQLite store is made by the hub's first start
     if site.courses:
         say(f"site file is valid: {len(site.courses)} course(s) in the catalog")
     else:
@@ -73,6 +75,16 @@ def check(site: Site) -> tuple[list[str], list[str]]:
     problems += blocking
     if not blocking:
         say(f"GPUs: {len(units)} allocatable unit(s)")
+    if units and (hook := hostchecks.nvidia_hook()):
+        problems.append(hook)
+    free, low = hostchecks.disk(site.data_dir())
+    problems += [low] if low else []
+    say(f"{free:.0f} GB free on the data directory's disk")
+    if site.hub.url.startswith("https") and site.hub.listen:  # served by launcher-https
+        cert = hostchecks.certificate(site.hub.url, hostchecks.CERT_WARN_DAYS[site.tls.mode])
+        problems += [cert] if cert else []
+        if not cert:
+            say(f"the certificate of {site.hub.url} is valid ({site.tls.mode})")
     proxy = proxy_problem()
     if proxy is None:
         say("configurable-http-proxy and its Node.js are installed")
@@ -89,7 +101,7 @@ def check(site: Site) -> tuple[list[str], list[str]]:
             f"note: the proxy (PID {left_proxy}) of a hub of {data_dir} that stopped without "
             "ending it is still running; `launcher up` ends it"
         )
-    else:
+    elif site.hub.proxy == "managed":  # an external proxy answers there, as it should
         with socket.socket() as sock:
             if sock.connect_ex((site.hub.ip, site.hub.port)) == 0:
                 print(f"note: {site.hub.url} already answers (another program has the port)")
@@ -144,7 +156,8 @@ def cmd_up(args) -> int:
     return 0  # not reached
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `launcher` command's argument parser (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(prog="launcher", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the hub in the foreground")
@@ -203,11 +216,22 @@ def main(argv: list[str] | None = None) -> int:
     for p in (backup, restore):
         p.add_argument("--user", help="only this student's workspaces")
         p.add_argument("--course", help="only this course's workspaces")
-    for p in (upgrade, backup, restore):
+    install = sub.add_parser("install", help="the production install on this host (systemd)")
+    install.add_argument("--root", default="/", help="write under this folder (a trial)")
+    install.add_argument("--no-start", action="store_true", help="write the files only")
+    proxy = sub.add_parser("proxy", help="run the students' proxy (hub.proxy: external)")
+    for p in (upgrade, backup, restore, install, proxy):
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     commands = {
         "upgrade": cmd_upgrade,
+        "install": cmd_install,
+        "proxy": cmd_proxy,
         "backup": cmd_backup,
         "restore": cmd_restore,
         "up": cmd_up,
@@ -272,6 +296,19 @@ def cmd_gpus(args) -> int:
     except StoreUnavailable as exc:
         print(f"problem: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_install(args) -> int:
+    from launcher.cli.install import cmd_install as install
+
+    config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
+    return install(_load(str(config)), config, Path(args.root), not args.no_start)
+
+
+def cmd_proxy(args) -> int:
+    from launcher.cli.proxy import cmd_proxy as proxy
+
+    return proxy(_load(args.config))
 
 
 def cmd_upgrade(args) -> int:

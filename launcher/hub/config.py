@@ -20,6 +20,7 @@ from launcher.endpoints import (
     CLI_SERVICE,
     CULLER_SERVICE,
     DASHBOARD_SERVICE,
+    HUB_API_PORT,
     METRICS_SCOPE,
     METRICS_SERVICE,
     PAGE_SERVICE,
@@ -38,6 +39,7 @@ from launcher.secrets import (
     StoredSecret,
     ensure_private_dir,
     env_or_file,
+    proxy_token,
 )
 from launcher.settings import DEMO_SITE_FILE, Site, load_site
 from launcher.signin import OAuthClient, configure_auth, oauth_client
@@ -63,8 +65,6 @@ CULLER_SCOPES = (
 #: has checked that the visitor is an admin or runs the course the server was started for
 DASHBOARD_TOKEN_SCOPES = ()
 DASHBOARD_SERVICE_SCOPES = ("delete:servers",)
-
-HUB_API_PORT = 8081
 
 #: the launcher's page templates, extending JupyterHub's (its own are "templates/NAME.html")
 TEMPLATES = Path(__file__).with_name("templates")
@@ -100,7 +100,9 @@ def configure(c, site: Site, host: HostFacts) -> None:
     data = host.data_dir
 
     # --- hub and proxy ---
-    c.JupyterHub.bind_url = site.hub.url + "/"
+    c.JupyterHub.bind_url = site.hub.listen_url + "/"
+    if site.hub.listen:  # behind the HTTPS reverse proxy: links and sign-in use the public URL
+        c.JupyterHub.public_url = site.hub.url + "/"
     c.JupyterHub.hub_ip = host.hub_connect_ip
     c.JupyterHub.hub_port = HUB_API_PORT
     c.JupyterHub.hub_connect_ip = host.hub_connect_ip
@@ -112,6 +114,9 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.ConfigurableHTTPProxy.pid_file = str(data / pidfiles.PROXY_PID_FILE)
     proxy_port = site.hub.proxy_api_port or site.hub.port + 1
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_port}"
+    if site.hub.proxy == "external":  # `launcher proxy`, a service of its own
+        c.ConfigurableHTTPProxy.should_start = False
+        c.ConfigurableHTTPProxy.auth_token = proxy_token(data).value
 
     # --- who may log in: the course catalog (site file + store), admins ---
     site_courses = {cid: course.model_dump(mode="json") for cid, course in site.courses.items()}

@@ -23,12 +23,13 @@ FLOORS = [
         "launcher.i18n",
         "launcher.schema",
         "launcher.migrations",
+        "launcher.hostchecks",
     ),
     ("launcher.settings",),
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
     ("launcher.catalog", "launcher.backup"),
     ("launcher.gpu",),
-    ("launcher.board", "launcher.preflight"),
+    ("launcher.board", "launcher.preflight", "launcher.production"),
 ]
 PROCESSES = ("launcher.hub", "launcher.cli", "launcher.services")
 

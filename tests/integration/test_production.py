@@ -1,0 +1,147 @@
+"""The production install on this machine, from its documented commands: `launcher install`
+writes the systemd units, Caddy's configuration and the engine's live-restore (a second run
+changes nothing); the services run as the units say (this machine has no systemd: the test
+starts each unit's ExecStart itself), with PostgreSQL as the store and HTTPS on localhost from
+Caddy's own authority. A student signs in over HTTPS and gets JupyterLab; the hub restarts
+while the student's notebook stays connected, and their kernel keeps its state."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.integration.hub import (
+    ADMIN_PASSWORD,
+    ARTIFACTS,
+    USER_PASSWORD,
+    HubSession,
+    free_port_pair,
+    running_hub,
+    wait_for,
+)
+from tests.kernels import Kernel
+from tests.postgres import fresh
+
+pytestmark = pytest.mark.integration
+
+
+class Unit:
+    """A service started the way its systemd unit says (ExecStart, Environment), ended by its
+    PID (its process group) like systemd ends it."""
+
+    def __init__(self, path: Path, env: dict, log: Path):
+        self.path, self.env, self.log = path, env, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        lines = self.path.read_text().splitlines()
+        command = next(line for line in lines if line.startswith("ExecStart="))
+        env = dict(self.env)
+        for line in lines:
+            if line.startswith("Environment="):
+                key, _, value = line.removeprefix("Environment=").partition("=")
+                env[key] = value
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                shlex.split(command.removeprefix("ExecStart=")),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def test_production_install_https_and_a_hub_restart_that_keeps_the_student(
+    tmp_path, postgres_url, monkeypatch
+):
+    port, https_port = free_port_pair(), free_port_pair()
+    public = f"https://localhost:{https_port}"
+    site = {
+        "hub": {"url": public, "listen": f"http://127.0.0.1:{port}", "proxy": "external"},
+        "store": {"url": fresh(postgres_url)},
+        "tls": {"mode": "self-signed"},
+    }
+    root = tmp_path / "root"
+    with running_hub(tmp_path, "production", [], site, port=port, start=False) as hub:
+        written = yaml.safe_load(hub.site_file.read_text())
+        del written["courses"]["ghost"]  # the other tests' course without an image
+        hub.site_file.write_text(yaml.safe_dump(written))
+        install = hub.launcher("install", "--root", str(root), "--no-start")
+        assert install.returncode == 0, install.stdout + install.stderr
+        again = hub.launcher("install", "--root", str(root), "--no-start")
+        assert "wrote" not in again.stdout, "a second install changes nothing"
+        assert json.loads((root / "etc/docker/daemon.json").read_text())["live-restore"]
+        units = root / "etc" / "systemd" / "system"
+        assert (units / "launcher-backup.timer").exists()
+
+        env = {
+            **os.environ,
+            "LAUNCHER_DEMO_PASSWORD": USER_PASSWORD,
+            "LAUNCHER_DEMO_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        }
+        services = {
+            name: Unit(units / f"launcher-{name}.service", env, ARTIFACTS / f"prod-{name}.log")
+            for name in ("proxy", "https", "hub")
+        }
+        try:
+            for unit in services.values():
+                unit.start()
+            authority = hub.data_dir / "caddy/pki/authorities/local/root.crt"
+            wait_for(lambda: answers(public, authority), 120, "the hub over HTTPS")
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority))  # Caddy's own authority
+
+            check = hub.launcher("check")
+            assert check.returncode == 0, check.stdout + check.stderr
+            assert f"the certificate of {public} is valid" in check.stdout
+
+            hub.url = public  # the students' address from here on
+            student = HubSession(hub)
+            student.verify = str(authority)
+            student.login("student1", hub.password("student1"))
+            student.start_server()
+            lab = student.get(f"{public}/user/student1/lab")
+            assert lab.status_code == 200 and "JupyterLab" in lab.text
+
+            kernel = Kernel(student)
+            kernel.connect()  # the notebook's websocket, through Caddy and the proxy
+            kernel.run("x = 41")
+
+            services["hub"].stop()
+            assert kernel.run("print(x + 1)").strip() == "42", "served while the hub is down"
+            services["hub"].start()
+            wait_for(lambda: answers(public, authority), 120, "the hub back over HTTPS")
+            assert kernel.run("x += 1; print(x)").strip() == "42", "the same connection"
+            assert kernel.alive()
+            kernel.close()
+            student.stop_server()
+        finally:
+            for name in ("hub", "https", "proxy"):
+                services[name].stop()
+        assert not any(u.running() for u in services.values())
+
+
+def answers(url: str, authority: Path) -> bool:
+    if not authority.exists():
+        return False
+    try:
+        return requests.get(f"{url}/hub/api/", timeout=5, verify=str(authority)).ok
+    except requests.RequestException:
+        return False
