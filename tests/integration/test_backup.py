@@ -13,12 +13,15 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from launcher.backup import volumes
+from launcher import schema
+from launcher.backup import storedump, volumes
 from launcher.backup.archive import Reader
+from launcher.store import Store, utcnow
 from tests.engines import fresh_engine
 from tests.integration.hub import running_hub, wait_for
 from tests.integration.test_faults import FAULT_SITE, read_note, write_note
 from tests.integration.test_gpus import GPU_ENV, holders
+from tests.postgres import fresh
 
 pytestmark = pytest.mark.integration
 
@@ -182,3 +185,27 @@ def volume_text(client, volume: str, name: str = "note.txt") -> str:
         spool.seek(0)
         with tarfile.open(fileobj=spool) as tar:
             return tar.extractfile(f"{volumes.ROOT}/{name}").read().decode()
+
+
+def test_the_store_round_trips_through_a_backup_on_postgresql(postgres_url, tmp_path):
+    """A PostgreSQL store (the production default) written by release 0.1.0 and upgraded:
+    its snapshot put back into an emptied database is the same, row for row, and new rows
+    get new ids after the restored ones."""
+    from tests.integration.test_upgrade import load_postgresql_release, table_rows
+
+    load_postgresql_release(postgres_url)
+    engine = create_engine(postgres_url)
+    schema.upgrade(engine, say=lambda _: None)
+    engine.dispose()
+    before = table_rows(postgres_url)
+    dump = storedump.snapshot(postgres_url)
+
+    fresh(postgres_url)
+    Store(postgres_url)  # a new, empty store of this launcher (as a new install makes)
+    storedump.load(postgres_url, dump, say=lambda _: None)
+    assert table_rows(postgres_url) == before
+    store = Store(postgres_url)
+    added = store.add(["GPU-0003"], "dora", "nlp", "nlp", "launcher_dora-nlp", utcnow())
+    assert added[0].id == 4, "the id sequence goes on after the restored rows"
+    with pytest.raises(storedump.StoreNotEmpty):
+        storedump.load(postgres_url, dump, say=lambda _: None)

@@ -87,10 +87,10 @@ def test_the_previous_release_store_is_refused_then_upgraded_with_every_row(tmp_
         assert grants.returncode == 0, grants.stderr
 
 
-def test_the_previous_release_store_upgrades_on_postgresql(postgres_url):
-    fresh(postgres_url)
-    port = postgres_url.split(":")[-1].split("/")[0]
-
+def load_postgresql_release(url: str) -> None:
+    """Release 0.1.0's store, as pg_dump printed it, into the emptied database at ``url``."""
+    fresh(url)
+    port = url.split(":")[-1].split("/")[0]
     loaded = subprocess.run(
         _as_postgres(
             [_bin("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port]
@@ -100,6 +100,10 @@ def test_the_previous_release_store_upgrades_on_postgresql(postgres_url):
         text=True,
     )
     assert loaded.returncode == 0, loaded.stderr
+
+
+def test_the_previous_release_store_upgrades_on_postgresql(postgres_url):
+    load_postgresql_release(postgres_url)
     before = table_rows(postgres_url)
     assert {t: len(r) for t, r in before.items()} == RELEASE_ROWS
     with pytest.raises(StoreSchemaMismatch, match="older than this launcher's"):
