@@ -160,3 +160,31 @@ def test_gpus_prints_the_site_zone_and_json_keeps_utc(tmp_path):
     assert re.search(r"for this week \(until Mon \d{4}-\d\d-\d\d 00:00 CST, when", said), said
     until = datetime.strptime(re.search(r"until Mon (\S+)", said)[1], "%Y-%m-%d")
     assert until.weekday() == 0
+
+
+def test_check_says_when_the_database_server_does_not_answer(tmp_path):
+    """A PostgreSQL store nobody answers for (a closed port on this host): a problem that
+    stops the hub from starting, in a sentence."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again once the block ends
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        f"hub: {{data_dir: {tmp_path / 'data'}}}\n"
+        f"store: {{url: 'postgresql+psycopg://launcher@127.0.0.1:{port}/launcher'}}\n"
+        "courses:\n  demo: {title: T, image: launcher/pytorch:2.13-cpu}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "check", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert (
+        f"problem: Cannot open the launcher's store postgresql+psycopg://launcher@127.0.0.1:{port}"
+        in proc.stdout
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
