@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 # the environment's programs first: Node.js, when set-up installed it there (ensure-node.sh)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: up test setup setup-test lint format bench i18n i18n-extract
+.PHONY: up test setup setup-test lint format bench i18n i18n-extract docs
 
 up: setup
 	$(VENV)/bin/launcher up $(if $(CONFIG),--config $(CONFIG))
@@ -30,6 +30,11 @@ lint:
 
 format:
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+# The documentation (docs/: Sphinx + MyST); any warning fails the build. Open
+# docs/_build/html/index.html. Needs the environment of `make up` or `make test`.
+docs:
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # Benchmarks are not part of `make test`; each prints its figures.
 bench: setup-test

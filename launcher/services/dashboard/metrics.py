@@ -21,7 +21,7 @@ SPAWN_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 MIB = 1024 * 1024
 GPU_LABELS = ["gpu", "uuid", "model"]
 
-#: every metric name, with its help text (the README lists them from here)
+#: every metric name, with its help text (docs/reference/metrics.md is generated from here)
 HELP = {
     "launcher_gpu_units": "GPU units (whole GPUs and MIG instances) the launcher hands out.",
     "launcher_gpu_allocated": "Servers holding this GPU unit now (0: free).",
