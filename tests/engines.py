@@ -1,6 +1,7 @@
 """A second, fresh Docker engine on this host, for tests that restore onto a new machine:
-its own data root, exec root, socket and PID file, no bridge and no packet-filter rules (it
-runs no container: the restore only creates some), ended by its PID afterwards."""
+its own data root, exec root, socket and PID file, in a network namespace of its own (an
+engine in this host's namespace would take over, or with --bridge=none delete, the main
+engine's docker0), no packet-filter rules; ended by its PID afterwards."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ def fresh_engine():
     log = (base / "dockerd.log").open("wb")
     proc = subprocess.Popen(
         [
+            "unshare", "--net",  # then exec: this process is the engine
             "dockerd",
             "--data-root", str(base / "root"),
             "--exec-root", str(base / "exec"),
             "--pidfile", str(base / "dockerd.pid"),
             "-H", url,
-            "--bridge=none",
             "--iptables=false",
             "--ip-masq=false",
         ],
