@@ -53,7 +53,7 @@ class Kernel:
 
     def close(self) -> None:
         if self.connection is not None:
-            self.connection.close()
+            self.loop.run_until_complete(self._close())  # on the loop the socket belongs to
             self.connection = None
         if self.loop is not None:
             self.loop.close()
@@ -66,6 +66,9 @@ class Kernel:
                 asyncio.wait_for(self._run(code, self.connection), timeout)
             )
         return asyncio.run(asyncio.wait_for(self._run(code), timeout))
+
+    async def _close(self) -> None:
+        self.connection.close()
 
     async def _connect(self):
         ws_url = self.base.replace("http", "ws", 1) + f"/api/kernels/{self.id}/channels"
