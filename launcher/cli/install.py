@@ -1,7 +1,8 @@
 """``launcher install``: the production install on this host, from the site file, idempotent
 (a second run changes nothing). It writes the systemd units, Caddy's configuration and the
 engine's live-restore, makes the secrets the services share (readable by root only), and on
-a systemd host enables and starts the services. See docs/howto/production.md."""
+a systemd host enables and starts the services; a PostgreSQL store that does not answer yet
+gets its role and database (launcher.cli.database). See docs/howto/production.md."""
 
 from __future__ import annotations
 
@@ -12,11 +13,20 @@ import sys
 from pathlib import Path
 
 from launcher import production
+from launcher.cli import database
 from launcher.secrets import ensure_private_dir, proxy_token
 from launcher.settings import Site
 
 
-def cmd_install(site: Site, site_file: Path, root: Path, start: bool, say=print) -> int:
+def cmd_install(
+    site: Site,
+    site_file: Path,
+    root: Path,
+    start: bool,
+    db_admin: str = "postgres",
+    db_socket: str = "/var/run/postgresql",
+    say=print,
+) -> int:
     for note in production.production_notes(site):
         say(f"note: {note}")
     paths = production.Paths(
@@ -38,6 +48,11 @@ def cmd_install(site: Site, site_file: Path, root: Path, start: bool, say=print)
     data = ensure_private_dir(site.data_dir())
     if proxy_token(data).created:
         say(f"generated the proxy's token in {data} (root only)")
+    try:
+        database.ensure(site.store_url(), db_admin, db_socket, say)
+    except database.DatabaseSetupError as exc:
+        print(f"problem: {exc}", file=sys.stderr)
+        return 1
     systemd = root == Path("/") and Path("/run/systemd/system").is_dir()
     if not start:
         say("Not started (--no-start).")

@@ -219,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser("install", help="the production install on this host (systemd)")
     install.add_argument("--root", default="/", help="write under this folder (a trial)")
     install.add_argument("--no-start", action="store_true", help="write the files only")
+    install.add_argument(
+        "--db-admin", default="postgres", help="PostgreSQL's administrator role (peer sign-in)"
+    )
+    install.add_argument(
+        "--db-socket", default="/var/run/postgresql", help="PostgreSQL's local socket folder"
+    )
     proxy = sub.add_parser("proxy", help="run the students' proxy (hub.proxy: external)")
     for p in (upgrade, backup, restore, install, proxy):
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
@@ -302,7 +308,8 @@ def cmd_install(args) -> int:
     from launcher.cli.install import cmd_install as install
 
     config = Path(args.config or os.environ.get("LAUNCHER_CONFIG") or DEMO_SITE_FILE).resolve()
-    return install(_load(str(config)), config, Path(args.root), not args.no_start)
+    site = _load(str(config))
+    return install(site, config, Path(args.root), not args.no_start, args.db_admin, args.db_socket)
 
 
 def cmd_proxy(args) -> int:

@@ -1,12 +1,14 @@
 """The production install on this machine, from its documented commands: `launcher install`
 writes the systemd units, Caddy's configuration and the engine's live-restore (a second run
-changes nothing); the services run as the units say (this machine has no systemd: the test
-starts each unit's ExecStart itself), with PostgreSQL as the store and HTTPS on localhost from
-Caddy's own authority. A student signs in over HTTPS and gets JupyterLab; the hub restarts
-while the student's notebook stays connected, and their kernel keeps its state."""
+changes nothing) and makes the store's PostgreSQL role and database; the services run as the
+units say (this machine has no systemd: the test starts each unit's ExecStart itself), with
+PostgreSQL as the store and HTTPS on localhost from Caddy's own authority. A student signs in
+over HTTPS and gets JupyterLab; the hub restarts while the student's notebook stays connected,
+and their kernel keeps its state."""
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.integration.hub import (
     ADMIN_PASSWORD,
@@ -26,7 +29,7 @@ from tests.integration.hub import (
     wait_for,
 )
 from tests.kernels import Kernel
-from tests.postgres import fresh
+from tests.postgres import DATA_DIRS
 
 pytestmark = pytest.mark.integration
 
@@ -74,20 +77,32 @@ def test_production_install_https_and_a_hub_restart_that_keeps_the_student(
 ):
     port, https_port = free_port_pair(), free_port_pair()
     public = f"https://localhost:{https_port}"
+    # a role and database that do not exist yet: `launcher install` makes them, with a
+    # generated password in the passfile store.url names
+    server = make_url(postgres_url)
+    name = f"classroom_{secrets.token_hex(3)}"
+    passfile = tmp_path / "etc" / "pgpass"
+    store_url = f"postgresql+psycopg://{name}@127.0.0.1:{server.port}/{name}?passfile={passfile}"
     site = {
         "hub": {"url": public, "listen": f"http://127.0.0.1:{port}", "proxy": "external"},
-        "store": {"url": fresh(postgres_url)},
+        "store": {"url": store_url},
         "tls": {"mode": "self-signed"},
     }
+    # the test server's administrator and local socket (Debian's: postgres, /var/run/postgresql)
+    db_args = ["--db-admin", server.username, "--db-socket", str(DATA_DIRS[postgres_url].parent)]
     root = tmp_path / "root"
     with running_hub(tmp_path, "production", [], site, port=port, start=False) as hub:
         written = yaml.safe_load(hub.site_file.read_text())
         del written["courses"]["ghost"]  # the other tests' course without an image
         hub.site_file.write_text(yaml.safe_dump(written))
-        install = hub.launcher("install", "--root", str(root), "--no-start")
+        install = hub.launcher("install", "--root", str(root), "--no-start", *db_args)
         assert install.returncode == 0, install.stdout + install.stderr
-        again = hub.launcher("install", "--root", str(root), "--no-start")
+        assert f"made the PostgreSQL role {name} and database {name}" in install.stdout
+        assert oct(passfile.stat().st_mode & 0o777) == "0o600"
+        again = hub.launcher("install", "--root", str(root), "--no-start", *db_args)
+        assert again.returncode == 0, again.stdout + again.stderr
         assert "wrote" not in again.stdout, "a second install changes nothing"
+        assert f"unchanged: the database {name} answers" in again.stdout
         assert json.loads((root / "etc/docker/daemon.json").read_text())["live-restore"]
         units = root / "etc" / "systemd" / "system"
         assert (units / "launcher-backup.timer").exists()

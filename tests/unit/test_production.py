@@ -114,3 +114,25 @@ def test_a_certificate_near_its_end_is_a_problem_by_who_renews_it(days, mode, pr
     assert (found is not None) == problem, found
     if found:
         assert "renew" in found
+
+
+def test_the_database_password_is_kept_in_libpqs_passfile_format(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from launcher.cli import database
+
+    url = make_url("postgresql+psycopg://launcher@127.0.0.1:5433/launcher?passfile=/x")
+    passfile = tmp_path / "pgpass"
+    assert database.stored_password(passfile, url) is None
+    made = database.new_password(passfile, url)
+    assert passfile.read_text() == f"127.0.0.1:5433:launcher:launcher:{made}\n"
+    assert oct(passfile.stat().st_mode & 0o777) == "0o600"
+    assert database.stored_password(passfile, url) == made
+
+
+def test_names_and_passwords_are_quoted_in_the_sql():
+    from launcher.cli import database
+
+    sql = database.role_sql('odd"name', "it's")
+    assert "CREATE ROLE \"odd\"\"name\" LOGIN PASSWORD 'it''s'" in sql
+    assert "rolname = 'odd\"name'" in sql
