@@ -1,5 +1,6 @@
-"""One backup archive: ``manifest.json``, ``store.json`` and ``volumes/NAME.tar`` for each
-workspace, in a gzip-compressed tar file.
+"""One backup archive: ``manifest.json``, ``store.json``, ``volumes/NAME.tar`` for each
+workspace and ``materials/COURSE.tar`` for each course's materials folder, in a
+gzip-compressed tar file.
 
 The manifest says when the backup was taken, by which launcher, of what (the site, one
 course, one student), the store's schema version, and for each member its size and SHA-256;
@@ -42,6 +43,7 @@ class Manifest:
     format: int = FORMAT
     store: dict = field(default_factory=dict)  # file, schema, bytes, sha256
     volumes: list[dict] = field(default_factory=list)  # name, file, user, course, bytes, ...
+    materials: list[dict] = field(default_factory=list)  # course, path, file, bytes, ...
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, indent=2, ensure_ascii=False).encode()
@@ -116,7 +118,7 @@ class Reader:
 
     def _verify(self) -> None:
         expected = {self.manifest.store["file"]: self.manifest.store}
-        expected.update({v["file"]: v for v in self.manifest.volumes})
+        expected.update({v["file"]: v for v in self.manifest.volumes + self.manifest.materials})
         for name, entry in expected.items():
             with self.open(name) as member:
                 size, digest = sha256_of(member)
@@ -140,7 +142,7 @@ class Reader:
             return json.loads(member.read())
 
     def volume_to_file(self, entry: dict):
-        """The volume's tar, in a temporary file (the engine reads it from the start)."""
+        """A member's tar (a volume's, a course's materials), in a temporary file."""
         spool = tempfile.TemporaryFile()
         with self.open(entry["file"]) as member:
             while chunk := member.read(1 << 20):

@@ -1,7 +1,8 @@
 """``launcher backup`` and ``launcher restore``: what goes into an archive and what comes back.
 
 - A backup holds the whole store (a snapshot while the hub runs) and the workspaces of the
-  site, of one course or of one student.
+  site, of one course or of one student; a site's or a course's backup also holds the
+  courses' materials folders.
 - A whole-site restore (from a site backup) puts the store back into an empty store (or one
   it is told to replace) and every workspace; ``--user``/``--course`` restores only those
   workspaces and leaves the store and everyone else alone.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tarfile
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,8 @@ import docker
 
 from launcher import names
 from launcher.backup import storedump, volumes
-from launcher.backup.archive import STORE, Manifest, Reader, Writer
+from launcher.backup.archive import STORE, Manifest, Reader, Writer, sha256_of
+from launcher.courses import materials_dir
 from launcher.secrets import ensure_private_dir
 from launcher.settings import Site
 
@@ -103,10 +107,73 @@ def backup(
             )
             paused = f" (paused {', '.join(running)} meanwhile)" if running else ""
             say(f"workspace {w.volume}: {copied.files} files, {copied.bytes} bytes{paused}")
+        if not user:  # a course's materials belong to its site and course backups
+            for course_id, path in materials_dirs(site, course):
+                with tempfile.TemporaryFile(dir=out.parent) as spool:
+                    entry = folder_tar(path, spool)
+                    member = f"materials/{course_id}.tar"
+                    writer.add_file(member, spool)
+                manifest.materials.append(
+                    {"course": course_id, "path": str(path), "file": member, **entry}
+                )
+                say(f"materials of {course_id}: {entry['files']} files from {path}")
     except BaseException:
         writer.abort()
         raise
     return writer.close(manifest)
+
+
+def materials_dirs(site: Site, course: str | None = None) -> list[tuple[str, Path]]:
+    """(course id, folder) of each course's materials folder that exists on this host."""
+    root = site.data_dir() / "materials"
+    found = []
+    for course_id, c in sorted(site.courses.items()):
+        path = materials_dir(course_id, c, root)
+        if c.materials.enabled and (course is None or course == course_id) and path.is_dir():
+            found.append((course_id, path))
+    return found
+
+
+def folder_tar(path: Path, out) -> dict:
+    """``path``'s files as a tar stream (member names relative to it) written to ``out``:
+    its size, SHA-256, file count and newest change."""
+    files, newest = 0, 0.0
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for item in sorted([path, *path.rglob("*")]):
+            tar.add(item, arcname=str(item.relative_to(path)), recursive=False)
+            files += item.is_file()
+            newest = max(newest, item.lstat().st_mtime)
+    out.seek(0)
+    size, digest = sha256_of(out)
+    return {"bytes": size, "sha256": digest, "files": files, "newest_mtime": newest}
+
+
+def newest_in(path: Path) -> float:
+    return max((p.lstat().st_mtime for p in [path, *path.rglob("*")]), default=0.0)
+
+
+def restore_materials(site: Site, reader: Reader, entry: dict, overwrite: bool, say) -> str | None:
+    """A course's materials folder back from the archive (to where the site puts it now)."""
+    course_id = entry["course"]
+    c = site.courses.get(course_id)
+    path = materials_dir(course_id, c, site.data_dir() / "materials") if c else Path(entry["path"])
+    if path.exists() and any(path.iterdir()):
+        if newest_in(path) > entry["newest_mtime"] and not overwrite:
+            return (
+                f"The materials of {course_id} ({path}) were not restored: they changed after "
+                "the backup. Restore them anyway with --overwrite (the files now are saved first)."
+            )
+        saved = ensure_private_dir(ensure_private_dir(backups_dir(site)) / "replaced")
+        target = saved / f"materials-{course_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
+        with open(target, "w+b", opener=_private) as out:
+            folder_tar(path, out)
+        shutil.rmtree(path)
+        say(f"materials of {course_id}: the files now are saved in {target}")
+    path.mkdir(parents=True, exist_ok=True)
+    with reader.volume_to_file(entry) as data, tarfile.open(fileobj=data) as tar:
+        tar.extractall(path, filter="tar")  # owners and modes kept, nothing outside path
+    say(f"materials of {course_id}: {entry['files']} files restored to {path}")
+    return None
 
 
 def restore(
@@ -140,6 +207,12 @@ def restore(
             problem = restore_volume(site, reader, entry, client, overwrite, say)
             if problem:
                 problems.append(problem)
+        if user is None:
+            for entry in manifest.materials:
+                if course is None or entry["course"] == course:
+                    problem = restore_materials(site, reader, entry, overwrite, say)
+                    if problem:
+                        problems.append(problem)
         return problems
     finally:
         reader.close()

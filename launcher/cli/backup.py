@@ -73,5 +73,7 @@ def _list(path: Path) -> int:
     print(f"  store: schema {m.store['schema']}, {sum(m.store['rows'].values())} rows")
     for v in m.volumes:
         print(f"  {v['name']}: {v['user']} in {v['course']}, {v['files']} files, {v['bytes']} B")
+    for mat in m.materials:
+        print(f"  materials of {mat['course']}: {mat['files']} files from {mat['path']}")
     print("  every checksum matches")
     return 0

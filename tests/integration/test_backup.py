@@ -1,7 +1,8 @@
 """``launcher backup`` and ``launcher restore`` against a real hub and engine: a site backup
 taken while a student writes (their container is paused for the copy, then goes on), restored
 into a fresh engine and a new store, byte for byte with the GPU ledger; a single student's
-restore that leaves everyone else alone and never overwrites newer files unless asked."""
+restore that leaves everyone else alone and never overwrites newer files unless asked; the
+courses' materials folders travel with a site backup."""
 
 import hashlib
 import json
@@ -87,6 +88,9 @@ def test_site_backup_while_a_student_writes_restores_into_a_fresh_engine(tmp_pat
         box = hub.container_of("f1")
         written = json.loads(exec_py(box, WRITE_FILES))
         assert list(holders(hub)) == ["f1"]
+        materials = hub.data_dir / "materials" / "lab"
+        materials.mkdir(parents=True, exist_ok=True)
+        (materials / "week1.ipynb").write_text('{"cells": [], "nbformat": 4}')  # the instructor's
         box.exec_run(["python3", "-c", WRITER], user="1000:100", detach=True)
         wait_for(lambda: box.exec_run(["test", "-s", "/home/jovyan/counter.txt"]).exit_code == 0,
                  30, "the writer to begin")  # fmt: skip
@@ -134,6 +138,9 @@ def test_site_backup_while_a_student_writes_restores_into_a_fresh_engine(tmp_pat
             assert restored[name][1] == 1000, "the student still owns their files"
         assert ledger == rows(f"sqlite:///{tmp_path / 'new-data' / 'launcher.sqlite'}",
                               "gpu_allocations")  # fmt: skip
+        restored_materials = tmp_path / "new-data" / "materials" / "lab" / "week1.ipynb"
+        assert restored_materials.read_text() == '{"cells": [], "nbformat": 4}'
+        assert "materials of lab: 1 files restored" in done.stdout
         fresh.close()
 
 
