@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--db-socket", default="/var/run/postgresql", help="PostgreSQL's local socket folder"
     )
     proxy = sub.add_parser("proxy", help="run the students' proxy (hub.proxy: external)")
+    export = sub.add_parser("export", help="the site for another platform")
+    export.add_argument("target", choices=["z2jh"], help="z2jh: Zero to JupyterHub's values")
+    export.add_argument("-o", "--output", help="write to this file instead of standard output")
+    export.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     for p in (upgrade, backup, restore, install, proxy):
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     return parser
@@ -238,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "upgrade": cmd_upgrade,
         "install": cmd_install,
         "proxy": cmd_proxy,
+        "export": cmd_export,
         "backup": cmd_backup,
         "restore": cmd_restore,
         "up": cmd_up,
@@ -316,6 +321,24 @@ def cmd_proxy(args) -> int:
     from launcher.cli.proxy import cmd_proxy as proxy
 
     return proxy(_load(args.config))
+
+
+def cmd_export(args) -> int:
+    import yaml
+
+    from launcher import kubeexport
+
+    site = _with_catalog(_load(args.config))
+    text = "# Zero to JupyterHub values, written by `launcher export z2jh`\n" + yaml.safe_dump(
+        kubeexport.values(site), sort_keys=False, allow_unicode=True
+    )
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for note in kubeexport.notes(site):
+        print(f"note: {note}", file=sys.stderr)
+    return 0
 
 
 def cmd_upgrade(args) -> int:

@@ -29,7 +29,7 @@ FLOORS = [
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
     ("launcher.catalog", "launcher.backup"),
     ("launcher.gpu",),
-    ("launcher.board", "launcher.preflight", "launcher.production"),
+    ("launcher.board", "launcher.preflight", "launcher.production", "launcher.kubeexport"),
 ]
 PROCESSES = ("launcher.hub", "launcher.cli", "launcher.services")
 
