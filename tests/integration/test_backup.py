@@ -42,11 +42,14 @@ print(json.dumps({n: hashlib.sha256(d).hexdigest() for n, d in files.items()}))
 """
 
 #: keeps writing while the backup runs: a counter, rewritten every 20 ms for up to 5 minutes
+#: (each version whole: written aside, then renamed over the last, so a reader never meets an
+#: empty file)
 WRITER = """
-import time, pathlib
+import os, time, pathlib
 p = pathlib.Path('/home/jovyan/counter.txt')
 for i in range(15000):
-    p.write_text(str(i)); time.sleep(0.02)
+    p.with_suffix('.tmp').write_text(str(i)); os.replace(p.with_suffix('.tmp'), p)
+    time.sleep(0.02)
 """
 
 
