@@ -6,9 +6,7 @@ engine's docker0), no packet-filter rules; ended by its PID afterwards."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import docker
 
 from tests.integration.hub import wait_for
+from tests.processes import end
 
 
 @contextlib.contextmanager
@@ -51,12 +50,6 @@ def fresh_engine():
         wait_for(answers, 60, "the fresh Docker engine to answer")
         yield url
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        end(proc, 30)
         log.close()
         shutil.rmtree(base, ignore_errors=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -94,3 +96,17 @@ def leftovers(root: int, grace: float) -> dict[int, str]:
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+def end(proc: subprocess.Popen, grace: float) -> None:
+    """End a process a test started in a session of its own, as a service manager does:
+    SIGTERM, and its whole process group killed if it has not exited within ``grace``
+    seconds (nothing when it has exited already)."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -30,6 +30,7 @@ import yaml
 from launcher import dockerhost, pidfiles
 from launcher.hub import firewall
 from launcher.secrets import STAFF_PASSWORDS_FILE, staff_passwords
+from tests.processes import end
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -417,11 +418,6 @@ def stop_hub(hub: Hub) -> None:
     """Stop the hub as its admin would (SIGTERM); kill it if it hangs. Its managed services
     stop by themselves once it is gone; a proxy it could not end is ended as the next
     `launcher up` would."""
-    if hub.proc is not None and hub.proc.poll() is None:
-        hub.proc.send_signal(signal.SIGTERM)
-        try:
-            hub.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.proc.pid, signal.SIGKILL)
-            hub.proc.wait(timeout=10)
+    if hub.proc is not None:
+        end(hub.proc, 30)
     pidfiles.end_left_proxy(hub.data_dir, print)

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shlex
-import signal
 import subprocess
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from tests.integration.hub import (
 )
 from tests.kernels import Kernel
 from tests.postgres import DATA_DIRS
+from tests.processes import end
 
 pytestmark = pytest.mark.integration
 
@@ -60,13 +60,8 @@ class Unit:
             )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            end(self.proc, 60)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
