@@ -148,27 +148,23 @@ def folder_tar(path: Path, out) -> dict:
     return {"bytes": size, "sha256": digest, "files": files, "newest_mtime": newest}
 
 
-def newest_in(path: Path) -> float:
-    return max((p.lstat().st_mtime for p in [path, *path.rglob("*")]), default=0.0)
-
-
 def restore_materials(site: Site, reader: Reader, entry: dict, overwrite: bool, say) -> str | None:
     """A course's materials folder back from the archive (to where the site puts it now)."""
     course_id = entry["course"]
     c = site.courses.get(course_id)
     path = materials_dir(course_id, c, site.data_dir() / "materials") if c else Path(entry["path"])
     if path.exists() and any(path.iterdir()):
-        if newest_in(path) > entry["newest_mtime"] and not overwrite:
+        saved, newest = keep_current(
+            site, f"materials-{course_id}", lambda out: folder_tar(path, out)["newest_mtime"]
+        )
+        if newest > entry["newest_mtime"] and not overwrite:
+            saved.unlink()
             return (
                 f"The materials of {course_id} ({path}) were not restored: they changed after "
                 "the backup. Restore them anyway with --overwrite (the files now are saved first)."
             )
-        saved = ensure_private_dir(ensure_private_dir(backups_dir(site)) / "replaced")
-        target = saved / f"materials-{course_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
-        with open(target, "w+b", opener=_private) as out:
-            folder_tar(path, out)
         shutil.rmtree(path)
-        say(f"materials of {course_id}: the files now are saved in {target}")
+        say(f"materials of {course_id}: the files now are saved in {saved}")
     path.mkdir(parents=True, exist_ok=True)
     with reader.volume_to_file(entry) as data, tarfile.open(fileobj=data) as tar:
         tar.extractall(path, filter="tar")  # owners and modes kept, nothing outside path
@@ -245,14 +241,16 @@ def restore_volume(
                 f"{name} was not restored: the server {running[0].name} uses it. Stop that "
                 "server first (the student's files stay as they are meanwhile)."
             )
-        newest = volumes.newest_mtime(client, name)
+        saved, newest = keep_current(
+            site, name, lambda out: volumes.read(client, name, out).newest_mtime
+        )
         if newest > entry["newest_mtime"] and not overwrite:
+            saved.unlink()
             changed = datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds")
             return (
                 f"{name} was not restored: it changed after the backup (at {changed}). "
                 "Restore it anyway with --overwrite (its files now are saved first)."
             )
-        saved = save_current(site, client, name)
         say(f"workspace {name}: its files now are saved in {saved}")
     with reader.volume_to_file(entry) as data:
         volumes.write(client, name, data)
@@ -260,15 +258,16 @@ def restore_volume(
     return None
 
 
-def save_current(site: Site, client, volume: str) -> Path:
-    """The volume's files as they are now, to ``<data_dir>/backups/replaced/``."""
+def keep_current(site: Site, name: str, write) -> tuple[Path, float]:
+    """What is about to be replaced, saved as ``<data_dir>/backups/replaced/NAME-<UTC>.tar``
+    by ``write(out)``, which returns the newest change in it (read once: the same copy says
+    whether the files changed after the backup); returns the copy's path and that time."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = ensure_private_dir(backups_dir(site)) / "replaced"
-    ensure_private_dir(folder)
-    target = folder / f"{volume}-{stamp}.tar"
-    with open(target, "w+b", opener=lambda p, f: _private(p, f)) as out:
-        volumes.read(client, volume, out)
-    return target
+    folder = ensure_private_dir(ensure_private_dir(backups_dir(site)) / "replaced")
+    target = folder / f"{name}-{stamp}.tar"
+    with open(target, "w+b", opener=_private) as out:
+        newest = write(out)
+    return target, newest
 
 
 def _private(path, flags):

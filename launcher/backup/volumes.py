@@ -152,19 +152,6 @@ def _census(out, size: int) -> tuple[int, float]:
     return files, newest
 
 
-def newest_mtime(client: docker.DockerClient, volume: str) -> float:
-    """The newest mtime of a file or folder in ``volume`` (a folder's changes when a file in
-    it is removed or added)."""
-    with _mounted(client, volume, "ro") as holder:
-        stream, _ = holder.get_archive(MOUNT, chunk_size=CHUNK)
-        reader = _StreamReader(stream)
-        newest = 0.0
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                newest = max(newest, float(member.mtime))
-        return newest
-
-
 def write(client: docker.DockerClient, volume: str, data) -> None:
     """Make ``volume`` hold exactly the files of the tar stream ``data`` (a binary file): the
     volume is removed and created again (no running container may use it)."""
@@ -174,25 +161,3 @@ def write(client: docker.DockerClient, volume: str, data) -> None:
     with _mounted(client, volume, "rw") as holder:
         if not holder.put_archive(PARENT, data):  # the root's owner and mode too
             raise RuntimeError(f"the engine did not take the files of {volume}")
-
-
-class _StreamReader(io.RawIOBase):
-    """A file-like view of the engine's chunk iterator (for tarfile's stream mode)."""
-
-    def __init__(self, chunks):
-        self._chunks = iter(chunks)
-        self._left = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self._left:
-            try:
-                self._left = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._left))
-        buffer[:n] = self._left[:n]
-        self._left = self._left[n:]
-        return n
