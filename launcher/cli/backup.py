@@ -5,20 +5,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from launcher import dockerhost, schema
+from launcher import schema
 from launcher.backup import run
 from launcher.backup.archive import BadArchive, Reader
 from launcher.backup.storedump import StoreNotEmpty
+from launcher.cli.engine import engine
 from launcher.settings import Site
 from launcher.store import StoreUnavailable
 
 
 def cmd_backup(site: Site, args) -> int:
     out = Path(args.output) if args.output else run.default_path(site)
-    try:
-        cli = dockerhost.client(timeout=120)
-    except dockerhost.DockerUnavailable as exc:
-        print(f"problem: {exc}", file=sys.stderr)
+    cli = engine(timeout=120)
+    if cli is None:
         return 1
     try:
         written = run.backup(site, out.resolve(), cli, user=args.user, course=args.course)
@@ -37,10 +36,8 @@ def cmd_restore(site: Site, args) -> int:
     path = Path(args.archive)
     if args.list:
         return _list(path)
-    try:
-        cli = dockerhost.client(timeout=120)
-    except dockerhost.DockerUnavailable as exc:
-        print(f"problem: {exc}", file=sys.stderr)
+    cli = engine(timeout=120)
+    if cli is None:
         return 1
     try:
         problems = run.restore(

@@ -12,6 +12,7 @@ import shutil
 import sys
 
 from launcher import dockerhost
+from launcher.cli.engine import engine
 from launcher.endpoints import HUB_API_PORT
 from launcher.proxycheck import proxy_path, proxy_problem
 from launcher.secrets import PROXY_TOKEN_ENV, ensure_private_dir, proxy_token
@@ -46,10 +47,8 @@ def cmd_proxy(site: Site) -> int:
     if problem:
         print(f"problem: {problem}", file=sys.stderr)
         return 1
-    try:
-        cli = dockerhost.client(timeout=30)
-    except dockerhost.DockerUnavailable as exc:
-        print(f"problem: {exc}", file=sys.stderr)
+    cli = engine(timeout=30)
+    if cli is None:
         return 1
     # the hub listens on the students' network's gateway: the proxy sends the hub's pages there
     gateway = dockerhost.ensure_network(cli, site.docker.network, site.docker.isolate)
