@@ -5,6 +5,7 @@ by `launcher check` / `launcher up`, and by the services that read the GPUs.
 
 from __future__ import annotations
 
+from launcher import dockerhost, swarm
 from launcher.gpu import inventory
 from launcher.gpu.inventory import Unit
 from launcher.images.refs import resolve as resolve_image
@@ -47,8 +48,11 @@ def gpu_inventory(site: Site) -> list[Unit]:
     """The units to hand out; refuses (with sentences) GPUs or pools the host does not have."""
     declared = [d.model_dump() for d in site.gpus.devices]
     try:
-        units = inventory.resolve(site.gpus.source, declared, site.gpus.nvidia_smi)
-    except inventory.InventoryError as exc:
+        nodes = None
+        if site.docker.mode == "swarm":  # every node's GPUs, as the swarm's manager sees them
+            nodes = swarm.nodes(dockerhost.client(), site.docker.gpu_resource)
+        units = inventory.resolve(site.gpus.source, declared, site.gpus.nvidia_smi, nodes)
+    except (inventory.InventoryError, swarm.SwarmUnavailable, dockerhost.DockerUnavailable) as exc:
         raise GpuConfigError(str(exc)) from None
     pools = {cid: c.gpu.pool for cid, c in site.courses.items() if c.gpu.pool}
     problems = inventory.check_pools(units, pools)

@@ -224,6 +224,23 @@ class DockerSettings(_Strict):
         ge=0,
         description="new sessions are refused while the engine's disk has less free (0: never)",
     )
+    mode: Literal["local", "swarm"] = Field(
+        "local",
+        description="local: containers on this host's engine; swarm: services on the nodes of "
+        "the Docker Swarm whose manager this host's engine is (see the multi-host how-to)",
+    )
+    hub_address: str = Field(
+        "",
+        pattern=r"^([0-9.]+|[0-9a-fA-F:]+)?$",
+        description="swarm mode: the IP address of this host that the nodes' containers reach "
+        "the hub's API at (default: the swarm address of this node)",
+    )
+    gpu_resource: str = Field(
+        "NVIDIA-GPU",
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$",
+        description="swarm mode: the generic resource each node advertises a GPU as "
+        "(dockerd --node-generic-resource NVIDIA-GPU=GPU-<uuid>)",
+    )
 
 
 _ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"
@@ -467,11 +484,16 @@ class GpuDevice(_Strict):
     gpu_uuid: str = ""
     compute_cap: str = Field("", pattern=r"^(\d+\.\d+)?$", description="e.g. 8.0 for an A100")
     driver_version: str = Field("", description="the host's NVIDIA driver, e.g. 580.65.06")
+    node: str = Field(
+        "", description="swarm mode: the hostname of the node the GPU is in (docker node ls)"
+    )
 
 
 class GpuSettings(_Strict):
-    source: Literal["auto", "nvidia-smi", "static", "none"] = Field(
-        "auto", description="auto: the declared devices, else nvidia-smi if installed, else none"
+    source: Literal["auto", "nvidia-smi", "static", "swarm", "none"] = Field(
+        "auto",
+        description="auto: the declared devices, else (swarm mode) the nodes' GPU resources, "
+        "else nvidia-smi if installed, else none",
     )
     nvidia_smi: str = Field("nvidia-smi", description="nvidia-smi executable")
     devices: list[GpuDevice] = Field(default_factory=list)

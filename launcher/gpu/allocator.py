@@ -102,5 +102,13 @@ def choose(
     if len(free) < need:
         busy = sum(1 for u in pool if u.uuid in other_courses or load.get(u.uuid, 0))
         return Shortage("pool", len(pool), busy)
-    free.sort(key=lambda u: (load.get(u.uuid, 0), [int(p) for p in u.index.split(":")]))
+    free.sort(key=lambda u: (load.get(u.uuid, 0), u.sort_key))
+    nodes = list(dict.fromkeys(u.node for u in free))
+    if len(nodes) > 1:  # a swarm: one server's GPUs are all on one node
+        for node in nodes:
+            on_node = [u for u in free if u.node == node]
+            if len(on_node) >= need:
+                return [u.uuid for u in on_node[:need]]
+        busy = sum(1 for u in pool if u.uuid in other_courses or load.get(u.uuid, 0))
+        return Shortage("pool", len(pool), busy)
     return [u.uuid for u in free[:need]]

@@ -272,6 +272,30 @@ class GpuBroker:
                     waiter.future.set_result(Grant(result))
             self._notify_moved()
 
+    # --- the engine's word (swarm mode) ---
+
+    async def settle(self, username: str, server: str, assigned: list[str]) -> list[str]:
+        """Make the ledger say which GPUs the engine gave a server (in a swarm the engine
+        picks among its node's free GPUs, the ledger having chosen how many and which node):
+        each unit the ledger chose and the engine did not give is swapped with the one the
+        engine gave, also for the start the ledger had given that one to (a start on the
+        same node not settled yet), so that no unit is ever held twice. Returns
+        ``assigned``."""
+        async with self._lock:
+            active = await self._db(self.store.active)
+            mine = [a for a in active if a.username == username and a.server == server]
+            given_up = [a for a in mine if a.unit_uuid not in assigned]
+            taken = [u for u in assigned if u not in {a.unit_uuid for a in mine}]
+            moves: dict[int, str] = {}
+            for row, unit in zip(given_up, taken, strict=False):
+                moves[row.id] = unit
+                for other in active:
+                    if other.unit_uuid == unit and other not in mine:
+                        moves[other.id] = row.unit_uuid
+            if moves:
+                await self._db(self.store.swap_units, moves)
+        return assigned
+
     # --- releasing ---
 
     async def release(self, username: str, server: str = "", reason: str = "stopped") -> int:

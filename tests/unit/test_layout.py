@@ -28,7 +28,7 @@ FLOORS = [
     ("launcher.settings",),
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),
     ("launcher.catalog", "launcher.backup"),
-    ("launcher.gpu",),
+    ("launcher.gpu", "launcher.swarm"),
     ("launcher.board", "launcher.preflight", "launcher.production", "launcher.kubeexport"),
 ]
 PROCESSES = ("launcher.hub", "launcher.cli", "launcher.services")
