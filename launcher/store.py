@@ -180,6 +180,18 @@ admin_audit = Table(
     Column("details", Text, nullable=False, default=""),
 )
 
+#: swarm mode: the node each student's workspace (a node's local volume) lives on, written
+#: when their first server of the course runs and by `launcher workspaces move`; their later
+#: servers of the course are placed on that node only, so a home is never split between nodes
+workspace_nodes = Table(
+    "workspace_nodes",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("course", String(64), primary_key=True),
+    Column("node", String(255), nullable=False),  # the node's hostname
+    Column("since", DateTime(timezone=False), nullable=False),
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -361,6 +373,17 @@ class Store:
                 .values(ended_at=at, end_reason=reason)
             )
             return result.rowcount
+
+    def swap_units(self, moves: dict[int, str]) -> None:
+        """Give each active allocation (by id) another unit, in one transaction (the engine
+        assigned them other GPUs than the ledger chose, see GpuBroker.settle)."""
+        with self.engine.begin() as conn:
+            for ident, unit in moves.items():
+                conn.execute(
+                    update(allocations)
+                    .where(allocations.c.id == ident, allocations.c.ended_at.is_(None))
+                    .values(unit_uuid=unit)
+                )
 
     def end_server(self, username: str, server: str, reason: str, at: datetime) -> int:
         """End every active allocation of one server (its container is gone); the reason is
@@ -616,6 +639,48 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(starts).order_by(starts.c.since))
             return [dict(row._mapping) for row in rows]
+
+    # --- where workspaces live (swarm mode) ---
+
+    def workspace_node(self, username: str, course: str) -> str | None:
+        """The node holding ``username``'s workspace of ``course`` (None: none yet)."""
+        key = (workspace_nodes.c.username == username) & (workspace_nodes.c.course == course)
+        with self.engine.connect() as conn:
+            return conn.execute(select(workspace_nodes.c.node).where(key)).scalar()
+
+    def set_workspace_node(self, username: str, course: str, node: str, at: datetime) -> None:
+        """Record that the workspace now lives on ``node``."""
+        key = (workspace_nodes.c.username == username) & (workspace_nodes.c.course == course)
+        with self.engine.begin() as conn:
+            if conn.execute(
+                update(workspace_nodes).where(key).values(node=node, since=at)
+            ).rowcount:
+                return
+            conn.execute(
+                insert(workspace_nodes).values(
+                    username=username, course=course, node=node, since=at
+                )
+            )
+
+    def workspace_homes(self) -> list[tuple[str, str, str]]:
+        """Every (username, course, node) recorded."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    workspace_nodes.c.username, workspace_nodes.c.course, workspace_nodes.c.node
+                ).order_by(workspace_nodes.c.username, workspace_nodes.c.course)
+            )
+            return [tuple(row) for row in rows]
+
+    def workspaces_on(self, node: str) -> list[tuple[str, str]]:
+        """The (username, course) pairs whose workspace lives on ``node``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(workspace_nodes.c.username, workspace_nodes.c.course)
+                .where(workspace_nodes.c.node == node)
+                .order_by(workspace_nodes.c.username, workspace_nodes.c.course)
+            )
+            return [tuple(row) for row in rows]
 
     # --- spawn timings ---
 
