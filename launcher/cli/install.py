@@ -38,7 +38,8 @@ def cmd_install(
     changed = []
     wanted = production.files(site, paths)
     current = paths.daemon_json.read_text() if paths.daemon_json.exists() else None
-    wanted[paths.daemon_json] = production.with_live_restore(current)
+    if site.docker.mode == "local":  # the engine refuses live-restore in a swarm
+        wanted[paths.daemon_json] = production.with_live_restore(current)
     for path, content in wanted.items():
         if write_if_changed(path, content):
             changed.append(path)

@@ -52,6 +52,14 @@ class LauncherHub(JupyterHub):
         ``launcher``: only containers named ``launcher_...`` are compared.""",
     )
 
+    swarm_gpu_resource = Unicode(
+        "",
+        config=True,
+        help="""Swarm mode: the generic resource the nodes advertise their GPUs as
+        (``docker.gpu_resource``), e.g. ``NVIDIA-GPU``; the ledger is then compared with the
+        services' tasks and the GPUs the engine gave them. Empty: local containers.""",
+    )
+
     staff_share_interval = Integer(
         60,
         config=True,
@@ -215,7 +223,11 @@ class LauncherHub(JupyterHub):
             if self._docker is None:  # no call to the engine here: the rounds make them
                 self._docker = docker.from_env(timeout=30)
             vanished, strays = await reconcile(
-                self.gpu_broker, self._docker, self.container_prefix, starting
+                self.gpu_broker,
+                self._docker,
+                self.container_prefix,
+                starting,
+                self.swarm_gpu_resource,
             )
         except Exception as exc:  # the engine or the store is away: the next round tries again
             self.log.warning("Could not compare the GPU ledger with the engine: %s", exc)

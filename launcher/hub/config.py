@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from launcher import catalog, dockerhost, lifecycle, pidfiles, staff
+from launcher import catalog, dockerhost, lifecycle, pidfiles, staff, swarm
 from launcher.courses import staff_roles
 from launcher.endpoints import (
     CLI_SERVICE,
@@ -140,6 +140,10 @@ def configure(c, site: Site, host: HostFacts) -> None:
 
     # --- students' servers ---
     c.JupyterHub.spawner_class = "launcher.hub.spawner.CourseSpawner"
+    if site.docker.mode == "swarm":  # a service per server, on the swarm's nodes
+        c.JupyterHub.spawner_class = "launcher.hub.swarmspawner.SwarmCourseSpawner"
+        c.SwarmCourseSpawner.gpu_resource = site.docker.gpu_resource
+        c.LauncherHub.swarm_gpu_resource = site.docker.gpu_resource
     c.CourseSpawner.courses = site_courses
     c.CourseSpawner.materials_root = str(data / "materials")
     c.CourseSpawner.name_prefix = site.docker.prefix
@@ -321,9 +325,15 @@ def host_facts(site: Site) -> HostFacts:
     cli_token = env_or_file(CLI_TOKEN_ENV, data / CLI_TOKEN_FILE, 32)
     metrics_token = env_or_file("LAUNCHER_METRICS_TOKEN", data / "launcher-metrics-token", 32)
     client = dockerhost.client()
-    gateway = dockerhost.ensure_network(client, site.docker.network, site.docker.isolate)
-    if site.docker.isolate:  # FirewallError: a sentence, and the hub does not start
-        isolate_students(client, site, gateway)
+    if site.docker.mode == "swarm":  # SwarmUnavailable: a sentence
+        # the nodes' own services are kept from the students by each node's packet filter
+        # (the multi-host how-to), not by this host's
+        gateway = swarm.hub_address(client, site.docker.hub_address)
+        swarm.ensure_network(client, site.docker.network, site.docker.isolate)
+    else:
+        gateway = dockerhost.ensure_network(client, site.docker.network, site.docker.isolate)
+        if site.docker.isolate:  # FirewallError: a sentence, and the hub does not start
+            isolate_students(client, site, gateway)
     cat = catalog.for_site(site)  # the spawners' and the broker's: one store connection pool
     store = cat.store
     whole = site.model_copy(update={"courses": cat.courses()})  # site file + store courses
@@ -336,7 +346,7 @@ def host_facts(site: Site) -> HostFacts:
         queue_timeout=site.gpus.queue_timeout,
         zone=site.hub.timezone,
     )
-    freed = reconcile_gpus(store, client)
+    freed = reconcile_gpus(store, running_servers(client, site))
     store.clear_queue()  # the GPU queue lives in the hub's memory: a new hub has none
     for a in freed:
         say(f"GPU {a.unit_uuid} of {a.username} freed: container {a.container} no longer runs")
@@ -369,10 +379,17 @@ def isolate_students(client, site: Site, gateway: str) -> None:
     )
 
 
-def reconcile_gpus(store: Store, client) -> list:
-    """End the allocations (and forget the servers) whose container does not run: it died
-    while the hub was down."""
-    running = {c.name for c in client.containers.list()}
+def running_servers(client, site: Site) -> set[str]:
+    """The names of the servers that run: containers, or (swarm mode) services whose task
+    runs."""
+    if site.docker.mode == "swarm":
+        return set(swarm.running_tasks(client, site.docker.prefix))
+    return {c.name for c in client.containers.list()}
+
+
+def reconcile_gpus(store: Store, running: set[str]) -> list:
+    """End the allocations (and forget the servers) whose container (or service) does not
+    run: it died while the hub was down."""
     for (user, server), found in store.running_servers().items():
         if found.container not in running:
             store.server_stopped(user, server)

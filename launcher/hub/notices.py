@@ -37,6 +37,18 @@ def sentence(stop: dict, reader: Reader = ENGLISH) -> str:
                 "Your {course} server ran out of memory at {time} and was stopped. {kept} Use "
                 "less memory (smaller batches or datasets), or ask your instructor for more."
             )
+    elif stop.get("reason") == "node_drained":
+        text = _(
+            "Your {course} server stopped at {time}: the admin took the GPU server it ran on "
+            "({details}) out of service. Your files are kept on that server; start again "
+            "when it is back, or ask the admin to move your workspace to another one."
+        )
+    elif stop.get("reason") == "node_down":
+        text = _(
+            "Your {course} server stopped at {time}: the GPU server it ran on ({details}) "
+            "stopped answering. Your files are kept on that server; start again when it is "
+            "back, or ask the admin to move your workspace to another one."
+        )
     elif stop.get("reason") == "vanished":
         text = _("Your {course} server's container was removed outside the hub at {time}. {kept}")
     elif facts["details"]:

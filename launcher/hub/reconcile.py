@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import docker.errors
 
+from launcher import swarm
 from launcher.gpu.broker import GpuBroker
 from launcher.store import Allocation, off_loop
 
@@ -45,6 +46,14 @@ def gpu_containers(client, prefix: str) -> dict[str, set[str]]:
     return found
 
 
+def gpu_services(client, prefix: str, gpu_resource: str) -> dict[str, set[str]]:
+    """Swarm mode: this hub's services whose task runs -> the GPUs the engine gave it."""
+    return {
+        name: set(swarm.assigned_gpus(task, gpu_resource))
+        for name, task in swarm.running_tasks(client, prefix).items()
+    }
+
+
 def strays(containers: dict[str, set[str]], active: list[Allocation]) -> list[Stray]:
     """The (container, unit) pairs the ledger does not give to that container (pure)."""
     holders: dict[str, set[str]] = defaultdict(set)
@@ -58,9 +67,12 @@ def strays(containers: dict[str, set[str]], active: list[Allocation]) -> list[St
     ]
 
 
-def _stop(client, name: str) -> None:
+def _stop(client, name: str, services: bool) -> None:
     with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(name).stop(timeout=STOP_TIMEOUT)
+        if services:
+            client.api.remove_service(name)
+        else:
+            client.containers.get(name).stop(timeout=STOP_TIMEOUT)
 
 
 async def reconcile(
@@ -68,15 +80,20 @@ async def reconcile(
     client,
     prefix: str,
     starting: Callable[[], Collection[tuple[str, str]]],
+    gpu_resource: str = "",
 ) -> tuple[list[Allocation], list[Stray]]:
-    """One round; ``starting()``: the (user, server) pairs whose start is under way. Returns
-    the allocations ended and the strays stopped."""
-    containers = await asyncio.to_thread(gpu_containers, client, prefix)
+    """One round; ``starting()``: the (user, server) pairs whose start is under way;
+    ``gpu_resource``: swarm mode (services, and the GPUs their tasks were given). Returns the
+    allocations ended and the strays stopped."""
+    if gpu_resource:
+        containers = await asyncio.to_thread(gpu_services, client, prefix, gpu_resource)
+    else:
+        containers = await asyncio.to_thread(gpu_containers, client, prefix)
     pending = set(starting())
     vanished = await broker.reconcile(
         lambda a: a.container in containers or (a.username, a.server) in pending
     )
     found = strays(containers, await off_loop(broker.store.active))
     for name in dict.fromkeys(s.container for s in found):
-        await asyncio.to_thread(_stop, client, name)
+        await asyncio.to_thread(_stop, client, name, bool(gpu_resource))
     return vanished, found

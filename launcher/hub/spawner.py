@@ -441,6 +441,7 @@ class CourseSpawner(DockerSpawner):
         self.share_with_staff(course_id, course)
         rules = CourseRules.of(course)
         await self._refuse_a_full_disk()
+        await self._place(course_id)
         cpu_only = await self._admit(course_id, rules)
         await self._image_ready()
         if cpu_only is not None:
@@ -617,6 +618,10 @@ class CourseSpawner(DockerSpawner):
                 status_code=503,
             )
 
+    async def _place(self, course_id: str) -> None:
+        """Where the server may run: this host's engine (the swarm's spawner picks the
+        nodes here, launcher.hub.swarmspawner)."""
+
     async def _admit(self, course_id: str, rules: CourseRules) -> Grant | None:
         """The quota, before anything is downloaded or held: a sentence when it is spent (or
         the CPU-only grant of a course that falls back to the CPU)."""
@@ -698,7 +703,7 @@ class CourseSpawner(DockerSpawner):
         for unit in self.broker.units:
             if unit.uuid == uuid:
                 memory = f", {unit.memory_mib // 1024} GB" if unit.memory_mib else ""
-                return f"GPU {unit.index} ({unit.model}{memory})"
+                return f"{unit.name} ({unit.model}{memory})"
         return uuid
 
     async def run_post_stop_hook(self):

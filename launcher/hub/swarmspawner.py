@@ -1,0 +1,331 @@
+"""SwarmCourseSpawner: the course spawner of ``docker.mode: swarm``; each student's server is a
+swarm service on one node of the swarm.
+
+It is the CourseSpawner (the same steps, sentences, quotas, queue and start line), with what
+is a container there a service here (built by launcher.hub.service):
+
+* **Placement.** A student's workspace is a local volume of one node. Their first server of
+  a course runs where the GPU the ledger chose is (or anywhere, for a CPU course), and the
+  node it ran on is written down (the store's ``workspace_nodes``); every later server of the
+  course runs on that node only, so a home is never split between nodes. When that node is
+  drained or down, the start is refused with a sentence; the admin moves the workspace with
+  ``launcher workspaces move``. GPUs of drained or down nodes are never handed out.
+* **GPUs.** The ledger (launcher.gpu.broker) keeps admission, quotas, the queue and the
+  course pools, and chooses the node; the engine enforces that a GPU is held by one task (the
+  service asks for a count of the nodes' GPU resource) and chooses which one. Once the task
+  runs, the ledger is made to say the GPU the engine gave (``GpuBroker.settle``), and that is
+  what the student, the dashboard and ``launcher gpus`` show. A shared-GPU course (several
+  students per GPU) asks nothing of the engine: it runs on the node of the ledger's GPU with
+  ``NVIDIA_VISIBLE_DEVICES`` naming it, as in local mode.
+* **Reaching the server.** It publishes its port on its node's address (a port the engine
+  picks); the hub and the proxy reach it there. The nodes' containers reach the hub's API at
+  ``docker.hub_address``.
+* **A node that goes away.** ``poll`` finds the server's task gone with its node (drained or
+  down): the server stops, its GPU is freed, and the student reads why at the top of their
+  pages (launcher.hub.notices); nobody else is affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import docker.errors
+from jupyterhub.spawner import SpawnException
+from traitlets import Unicode
+
+from launcher import swarm
+from launcher.gpu.broker import CourseRules, Grant
+from launcher.gpu.inventory import SwarmNode, parse_node
+from launcher.hub import service
+from launcher.hub.spawner import CourseSpawner
+from launcher.settings import Course
+from launcher.store import off_loop, utcnow
+
+#: task states on the way to running
+STARTING = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
+#: seconds a stopped server's task may take to go (it frees its GPU and workspace then)
+GONE_TIMEOUT = 30
+
+
+class SwarmCourseSpawner(CourseSpawner):
+    """One swarm service per student and course, from the course's pinned catalog image."""
+
+    object_type = "service"
+    object_id_key = "ID"
+
+    gpu_resource = Unicode(
+        "NVIDIA-GPU",
+        config=True,
+        help="""The generic resource the nodes advertise their GPUs as (``docker.gpu_resource``),
+        e.g. ``NVIDIA-GPU`` for nodes started with ``--node-generic-resource
+        NVIDIA-GPU=GPU-<uuid>``.""",
+    )
+
+    node = Unicode(
+        "", help="The hostname of the node this server runs on (set when its task runs)."
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._nodes: dict[str, SwarmNode] = {}  # hostname -> node, read at each start
+        self._home = ""  # the node holding the workspace ("": none yet)
+        self._target = ""  # the node the service must run on ("": any)
+        self._engine_gpus = 0  # GPUs asked of the engine (exclusive courses)
+        self._shared_gpus = False  # the course's students share GPUs (the engine is not asked)
+
+    # --- placement ---
+
+    async def _place(self, course_id: str) -> None:
+        """The swarm's nodes, and the node holding the student's workspace: a sentence when
+        that node cannot run it now."""
+        found = await self.docker("nodes")
+        self._nodes = {n.hostname: n for n in (parse_node(a, self.gpu_resource) for a in found)}
+        self._home = (
+            await off_loop(self.catalog.store.workspace_node, self.user.name, course_id) or ""
+        )
+        self._target = self._home
+        home = self._nodes.get(self._home)
+        if self._home and (home is None or not home.usable):
+            _ = self.reader._
+            if home is None or home.availability != "active":
+                text = _(
+                    "Your {course} workspace is on the GPU server {node}, which the admin has "
+                    "taken out of service. Your files are kept there; please ask the admin to "
+                    "move your workspace to another server (launcher workspaces move)."
+                )
+            else:
+                text = _(
+                    "Your {course} workspace is on the GPU server {node}, which does not "
+                    "answer right now. Your files are kept there; try again when it is back, "
+                    "or ask the admin to move your workspace to another server."
+                )
+            raise SpawnException(
+                text.format(course=course_id, node=self._home),
+                reason="node_unavailable",
+                status_code=503,
+            )
+
+    def _runnable_units(self, rules: CourseRules) -> set[str]:
+        """The course's GPUs the image runs on, on usable nodes, and only those of the
+        workspace's node once it has one."""
+        runnable = super()._runnable_units(rules)
+        return {
+            u.uuid
+            for u in self.broker.units
+            if u.uuid in runnable
+            and (u.node in self._nodes and self._nodes[u.node].usable)
+            and (not self._home or u.node == self._home)
+        }
+
+    def _apply_course(self, course_id: str, course: Course, role: str) -> None:
+        super()._apply_course(course_id, course, role)
+        self._shared_gpus = course.gpu.mode == "shared"
+
+    def _use_grant(self, grant: Grant) -> None:
+        if grant.note:
+            self._emit(42, grant.note)
+        self.gpu_uuids = grant.units  # the ledger's choice until the engine's is known
+        units = [u for u in self.broker.units if u.uuid in grant.units]
+        if units:
+            self._target = units[0].node  # one server's GPUs are on one node (allocator)
+        self._engine_gpus = 0 if self._shared_gpus else len(units)
+
+    # --- the service ---
+
+    def get_env(self):
+        env = super().get_env()
+        if self._engine_gpus:  # the node's runtime reads the engine's DOCKER_RESOURCE_...
+            env.pop("NVIDIA_VISIBLE_DEVICES", None)
+        return env
+
+    def _pinned_image(self) -> str:
+        """The image as every node must run it: its registry digest (a node without it pulls
+        exactly that), else its ID (a node must have it: pre-pulled or loaded)."""
+        info = self._image_info or {}
+        repo = self.image.rsplit(":", 1)[0] if ":" in self.image.split("/")[-1] else self.image
+        for digest in info.get("RepoDigests") or []:
+            if digest.split("@", 1)[0] == repo:
+                return digest
+        return info.get("Id") or self.image
+
+    async def create_object(self):
+        self._emit(50, self.reader._("Creating your server with your workspace"))
+        facts = service.ServiceFacts(
+            name=self.object_name,
+            image=self._pinned_image(),
+            command=await self.get_command(),
+            env=self.get_env(),
+            volumes=self.volume_binds,
+            network=self.network_name,
+            port=self.port,
+            mem_limit=self.mem_limit,
+            cpu_limit=self.cpu_limit,
+            pids_limit=self.extra_host_config.get("pids_limit"),
+            gpus=self._engine_gpus,
+            gpu_resource=self.gpu_resource,
+            node=self._target,
+            labels={"io.launcher.user": self.user.name, "io.launcher.course": self.course_id},
+        )
+        created = await self.docker("create_service", **service.service_kwargs(facts))
+        return {"ID": created["ID"]}
+
+    async def start_object(self):
+        """Wait until the service's task runs (bounded by ``container_timeout`` around the
+        whole start); then the ledger takes the GPUs the engine gave, and the node is the
+        workspace's home."""
+        _ = self.reader._
+        where = self._target or _("a GPU server")
+        self._emit(60, _("Starting your server on {node}").format(node=where))
+        while True:
+            task = await self._task()
+            state = task["Status"]["State"] if task else "missing"
+            if state == "running":
+                break
+            if state not in STARTING:
+                err = (task or {}).get("Status", {}).get("Err") or state
+                raise SpawnException(
+                    _(
+                        "Your server could not start on {node}: {error}. Your files are "
+                        "safe; please tell the admin."
+                    ).format(node=self._node_of(task) or where, error=err),
+                    reason="task_failed",
+                    status_code=503,
+                )
+            await asyncio.sleep(0.5)
+        self._task_seen = task
+        self.node = self._node_of(task)
+        if self._engine_gpus:
+            assigned = swarm.assigned_gpus(task, self.gpu_resource)
+            self.gpu_uuids = await self.broker.settle(self.user.name, self.name, assigned)
+        if self.gpu_uuids:
+            self._emit(
+                62,
+                _("GPU assigned: {units}").format(
+                    units=", ".join(self._describe(u) for u in self.gpu_uuids)
+                ),
+            )
+        if self.node != self._home:
+            await off_loop(
+                self.catalog.store.set_workspace_node,
+                self.user.name,
+                self.course_id,
+                self.node,
+                utcnow(),
+            )
+            self._home = self.node
+
+    def _node_of(self, task: dict | None) -> str:
+        node_id = (task or {}).get("NodeID", "")
+        for node in self._nodes.values():
+            if node.id == node_id:
+                return node.hostname
+        return ""
+
+    async def _task(self) -> dict | None:
+        """The service's current task: the one meant to run, else the newest."""
+        try:
+            tasks = await self.docker("tasks", filters={"service": self.object_name})
+        except docker.errors.NotFound:
+            return None
+        if not tasks:
+            return None
+        tasks.sort(key=lambda t: (t.get("DesiredState") == "running", t.get("CreatedAt", "")))
+        return tasks[-1]
+
+    async def get_ip_and_port(self):
+        task = getattr(self, "_task_seen", None) or await self._task()
+        node = next((n for n in self._nodes.values() if n.id == task.get("NodeID")), None)
+        port = service.published_port(task, self.port)
+        if node is None or port is None:
+            raise SpawnException(
+                self.reader._(
+                    "Your server started but publishes no address; please tell the admin."
+                ),
+                reason="no_address",
+                status_code=503,
+            )
+        return node.address, port
+
+    async def stop_object(self):
+        """A service has no stop: removing it stops its task."""
+
+    async def remove_object(self):
+        """Remove the service and wait (bounded) until its task is gone, so that its GPU and
+        its workspace are free for the next start."""
+        try:
+            await self.docker("remove_service", self.object_name)
+        except docker.errors.NotFound:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GONE_TIMEOUT
+        while loop.time() < deadline:
+            try:
+                tasks = await self.docker("tasks", filters={"service": self.object_name})
+            except docker.errors.APIError:
+                return
+            if not any(t["Status"]["State"] in STARTING | {"running"} for t in tasks):
+                return
+            await asyncio.sleep(0.5)
+
+    # --- a server that stopped by itself ---
+
+    async def poll(self):
+        """None while the server's task runs on a usable node; else why it stopped, noted
+        for the student's pages (its node drained or down, its memory, an exit)."""
+        task = await self._task()
+        state = task["Status"]["State"] if task else None
+        node = await self._node_state(task)
+        if state == "running" and node is not None and node.usable:
+            return None
+        if self._ran and not self.last_stop:
+            self._note_task_stop(task, node)
+        if task is None:
+            return 0
+        await self.remove_object()
+        return f"task {state} on {node.hostname if node else '?'}"
+
+    async def _node_state(self, task: dict | None) -> SwarmNode | None:
+        if not task or not task.get("NodeID"):
+            return None
+        try:
+            attrs = await self.docker("inspect_node", task["NodeID"])
+        except docker.errors.NotFound:
+            return None
+        return parse_node(attrs, self.gpu_resource)
+
+    def _note_task_stop(self, task: dict | None, node: SwarmNode | None) -> None:
+        status = (task or {}).get("Status", {})
+        exit_code = status.get("ContainerStatus", {}).get("ExitCode")
+        if node is not None and node.availability != "active":
+            reason, details = "node_drained", node.hostname
+        elif node is None or node.state != "ready":
+            reason, details = "node_down", node.hostname if node else self.node
+        elif task is None:
+            reason, details = "vanished", ""
+        elif exit_code == 137 and "oom" in (status.get("Err") or "").lower():
+            reason, details = "oom", self.mem_limit_text
+        else:
+            reason, details = "exited", str(exit_code if exit_code is not None else "")
+        self.last_stop = {
+            "reason": reason,
+            "course": self.course_id,
+            "details": details,
+            "at": utcnow().isoformat(timespec="seconds"),
+        }
+        self.log.warning("Server %s stopped by itself: %s", self._log_name, self.last_stop)
+
+    # --- state ---
+
+    def get_state(self):
+        state = super().get_state()
+        if self.object_id and self.node:
+            state["node"] = self.node
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.node = state.get("node", "") or ""
+
+    def clear_state(self):
+        super().clear_state()
+        self.node = ""
