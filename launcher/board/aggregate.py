@@ -64,6 +64,7 @@ def gpu_map(
         rows.append(
             {
                 "index": unit.index,
+                "node": unit.node,  # swarm mode: the node it is in ("": this host)
                 "uuid": unit.uuid,
                 "model": unit.model + (f" MIG {unit.mig_profile}" if unit.mig_profile else ""),
                 "memory_mib": unit.memory_mib,
@@ -322,4 +323,4 @@ def student_panel(
     return panel
 
 
-_UNIT_FIELDS = ("index", "uuid", "model", "memory_mib", "utilisation", "memory_used_mib")
+_UNIT_FIELDS = ("index", "node", "uuid", "model", "memory_mib", "utilisation", "memory_used_mib")

@@ -48,10 +48,13 @@ def format_map(rows: list[dict], zone: tzinfo | str = localtime.DEFAULT_ZONE) ->
     """The GPU map as a table, its times in ``zone`` (the site's)."""
     if not rows:
         return "This host has no GPUs (gpus.source found none)."
-    lines = [f"{'GPU':<5} {'MODEL':<28} {'MEMORY':>8}  {'HOLDER':<16} {'COURSE':<10} SINCE / QUOTA"]
+    nodes = any(row.get("node") for row in rows)
+    lines = [f"{'GPU':<5} {'NODE':<16} " if nodes else f"{'GPU':<5} "]
+    lines[0] += f"{'MODEL':<28} {'MEMORY':>8}  {'HOLDER':<16} {'COURSE':<10} SINCE / QUOTA"
     for row in rows:
         memory = f"{row['memory_mib'] // 1024} GB" if row["memory_mib"] else "-"
-        head = f"{row['index']:<5} {row['model'][:28]:<28} {memory:>8}  "
+        head = f"{row['index']:<5} " + (f"{row.get('node', '')[:16]:<16} " if nodes else "")
+        head += f"{row['model'][:28]:<28} {memory:>8}  "
         if not row["holders"]:
             lines.append(head + "free")
         for h in row["holders"]:

@@ -230,7 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("target", choices=["z2jh"], help="z2jh: Zero to JupyterHub's values")
     export.add_argument("-o", "--output", help="write to this file instead of standard output")
     export.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
-    for p in (upgrade, backup, restore, install, proxy):
+    spaces = sub.add_parser("workspaces", help="swarm mode: the node of each workspace")
+    spaces_sub = spaces.add_subparsers(dest="workspaces_command")
+    move = spaces_sub.add_parser("move", help="copy USER's COURSE workspace to another node")
+    move.add_argument("user")
+    move.add_argument("course")
+    move.add_argument("--to", required=True, help="the node's hostname (docker node ls)")
+    move.add_argument(
+        "--from-engine", required=True, help="its node's Docker engine, e.g. ssh://root@gpu-a"
+    )
+    move.add_argument("--to-engine", required=True, help="the new node's Docker engine")
+    for p in (upgrade, backup, restore, install, proxy, spaces, move):
         p.add_argument("--config", help="site file (default: $LAUNCHER_CONFIG or the demo)")
     return parser
 
@@ -250,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "courses": cmd_courses,
         "gpus": cmd_gpus,
         "images": cmd_images,
+        "workspaces": cmd_workspaces,
     }
     return commands[args.command](args)
 
@@ -274,6 +285,17 @@ def cmd_images(args) -> int:
     for problem in problems:
         print(f"problem: {problem}")
     return 1 if problems else 0
+
+
+def cmd_workspaces(args) -> int:
+    from launcher.cli import workspaces
+
+    site = _load(args.config)
+    if args.workspaces_command == "move":
+        return workspaces.cmd_move(
+            site, args.user, args.course, args.to, args.from_engine, args.to_engine
+        )
+    return workspaces.cmd_list(site)
 
 
 def cmd_courses(args) -> int:

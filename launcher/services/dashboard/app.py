@@ -270,7 +270,7 @@ class ActionHandler(Page):
         return back if back == "admin" or re.fullmatch(f"course/{COURSE}", back) else "admin"
 
     def _units(self) -> dict[str, str]:
-        return {u.uuid: f"GPU {u.index} ({u.model})" for u in self.board.units}
+        return {u.uuid: f"{u.name} ({u.model})" for u in self.board.units}
 
     @web.authenticated
     def get(self, kind: str):
