@@ -1,0 +1,181 @@
+"""docker.mode: swarm on a real two-node swarm (tests/swarm.py): students of a GPU course land
+on both nodes with distinct GPUs the engine assigned, the next one queues, a stop frees the GPU
+for it, files survive a stop and start (the server returns to its workspace's node), and a
+drained node's student is stopped with a sentence, refused until the admin moves the
+workspace with `launcher workspaces move`, and then starts on the other node with their files.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from launcher import names
+from tests.integration.hub import IMAGE, running_hub, wait_for
+from tests.swarm import two_node_swarm
+
+pytestmark = pytest.mark.integration
+
+POLL = 3  # hub.poll_interval, seconds
+NODES = {
+    "node-a": [
+        "GPU-5a000000-0000-4000-8000-000000000001",
+        "GPU-5a000000-0000-4000-8000-000000000002",
+    ],
+    "node-b": ["GPU-5b000000-0000-4000-8000-000000000001"],
+}
+STUDENTS = ["s1", "s2", "s3", "s4"]
+
+
+def site(swarm) -> dict:
+    return {
+        "hub": {"poll_interval": POLL},
+        "docker": {"mode": "swarm", "hub_address": swarm.host_address},
+        "gpus": {"source": "swarm", "when_full": "queue", "queue_timeout": 300,
+                 "reconcile_interval": 5},
+        "courses": {
+            "gpu101": {
+                "title": "GPU course on the swarm",
+                "image": IMAGE,
+                "students": STUDENTS,
+                "gpu": {"per_student": 1},
+                "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
+            }
+        },
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def swarm_hub(tmp_path_factory):
+    with two_node_swarm(NODES, [IMAGE]) as swarm:
+        env = {"DOCKER_HOST": swarm.manager.url}
+        with running_hub(tmp_path_factory.mktemp("swarm"), "swarm", [], site(swarm), env) as hub:
+            yield swarm, hub
+
+
+def holders(hub) -> dict[str, tuple[str, str]]:
+    """user -> (GPU UUID, node), from `launcher gpus --json`."""
+    proc = hub.launcher("gpus", "--json")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return {
+        h["user"]: (row["uuid"], row["node"])
+        for row in json.loads(proc.stdout)
+        for h in row["holders"]
+    }
+
+
+def container(swarm, hub, user: str):
+    """(node name, container) serving ``user``, found on the nodes' own engines."""
+    service = names.container_name(hub.prefix, user, "gpu101")
+    found = [
+        (name, c)
+        for name, node in swarm.nodes.items()
+        for c in node.client().containers.list(filters={"label": f"io.launcher.service={service}"})
+    ]
+    assert len(found) <= 1, found
+    return found[0] if found else (None, None)
+
+
+def engine_gpu(c) -> str:
+    env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+    return env["DOCKER_RESOURCE_NVIDIA-GPU"]
+
+
+def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
+    swarm, hub = swarm_hub
+    admin = hub.session("admin")
+
+    # three students, three GPUs on two nodes: each gets a distinct one, the engine's choice,
+    # which is what the ledger and the student's progress say
+    placed = {}
+    for user in ("s1", "s2", "s3"):
+        events = admin.start_server(user)
+        node, c = container(swarm, hub, user)
+        gpu = engine_gpu(c)
+        assert gpu in NODES[node]
+        said = [e["message"] for e in events if "GPU assigned" in e.get("message", "")]
+        assert said and f"on {node}" in said[-1], events
+        placed[user] = (gpu, node)
+        # JupyterLab answers through the hub's proxy, on whichever node it runs
+        page = hub.session(user).open_server(f"/user/{user}/lab")
+        assert page.status_code == 200 and "JupyterLab" in page.text, page.text[:300]
+    assert {n for _, n in placed.values()} == set(NODES), placed
+    assert sorted(g for g, _ in placed.values()) == sorted(sum(NODES.values(), []))
+    assert holders(hub) == placed
+
+    # the fourth waits in the queue; a stop frees a GPU for it
+    post = admin.request_server("s4")
+    wait_for(
+        lambda: admin.user_model("s4")["servers"].get("", {}).get("pending") or post.done(),
+        60,
+        "s4's start to begin",
+        interval=0.05,
+    )
+    progress = admin.iter_progress("s4")
+    for event in progress:
+        if "in the queue" in event.get("message", ""):
+            assert "you are number 1 of 1 in the queue" in event["message"]
+            break
+    else:
+        raise AssertionError("s4 never reported a queue position")
+    assert container(swarm, hub, "s4") == (None, None), "nothing runs while queued"
+    admin.stop_server("s1")
+    assert list(progress)[-1].get("ready")
+    assert post.result().status_code in (201, 202)
+    node, c = container(swarm, hub, "s4")
+    placed["s4"] = (engine_gpu(c), node)
+    assert placed["s4"] == placed.pop("s1"), "s4 got the GPU s1 freed"
+    assert holders(hub) == placed
+
+    # files survive a stop and a start: the server comes back to its workspace's node
+    node_b_user = next(u for u, (_, n) in placed.items() if n == "node-b")
+    _, c = container(swarm, hub, node_b_user)
+    assert c.exec_run(["sh", "-c", "echo kept > ~/work.txt"]).exit_code == 0
+    admin.stop_server(node_b_user)
+    assert node_b_user not in holders(hub)
+    admin.start_server(node_b_user)
+    node, c = container(swarm, hub, node_b_user)
+    assert node == "node-b"
+    assert c.exec_run(["cat", "/home/jovyan/work.txt"]).output.decode().strip() == "kept"
+
+    # node-b is drained: its student's server stops, the GPU is freed, the student reads why
+    manager = swarm.manager.client()
+    (node_b,) = [n for n in manager.nodes.list() if n.attrs["Description"]["Hostname"] == "node-b"]
+    spec = dict(node_b.attrs["Spec"], Availability="drain")
+    assert node_b.update(spec)
+    wait_for(
+        lambda: "" not in admin.user_model(node_b_user)["servers"],
+        10 * POLL + 60,
+        f"{node_b_user}'s server on the drained node to stop",
+    )
+    wait_for(lambda: node_b_user not in holders(hub), 30, "the drained node's GPU to be freed")
+    student = hub.session(node_b_user)
+    home = student.get(f"{hub.url}/hub/home")
+    assert "took the GPU server it ran on (node-b) out of service" in home.text, home.text[-2000:]
+    others = {u: p for u, p in placed.items() if u != node_b_user}
+    assert holders(hub) == others, "nobody else is affected"
+
+    # its start is refused with a sentence until the workspace moves
+    resp = student.api("POST", f"/users/{node_b_user}/server")
+    if resp.status_code in (201, 202):
+        events = student.progress_events(node_b_user)
+        text = events[-1].get("message", "")
+    else:
+        text = resp.text
+    assert "workspace is on the GPU server node-b" in text, text
+
+    # a GPU on node-a is free again once s4 stops; the admin moves the workspace there
+    admin.stop_server("s4")
+    moved = hub.launcher(
+        "workspaces", "move", node_b_user, "gpu101", "--to", "node-a",
+        "--from-engine", swarm.nodes["node-b"].url, "--to-engine", swarm.nodes["node-a"].url,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr + moved.stdout
+    listed = hub.launcher("workspaces")
+    assert f"{node_b_user}" in listed.stdout and "node-a" in listed.stdout, listed.stdout
+    admin.start_server(node_b_user)
+    node, c = container(swarm, hub, node_b_user)
+    assert node == "node-a"
+    assert c.exec_run(["cat", "/home/jovyan/work.txt"]).output.decode().strip() == "kept"
+    assert engine_gpu(c) in NODES["node-a"]
