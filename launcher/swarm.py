@@ -15,6 +15,11 @@ would carry the students' traffic between nodes; a bridge keeps each student on 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import threading
+import time
+
 import docker
 import docker.errors
 
@@ -129,3 +134,104 @@ def assigned_gpus(task: dict, gpu_resource: str) -> list[str]:
         for r in task.get("AssignedGenericResources") or task.get("GenericResources") or []
         if r.get("NamedResourceSpec", {}).get("Kind") == gpu_resource
     ]
+
+
+def pinned_ref(image: str, info: dict) -> str:
+    """How every node must name ``image`` (its ``docker inspect`` is ``info``): its registry
+    digest (a node without it pulls exactly that), else its ID (a node must have it: pulled
+    or loaded there); never a tag, which each node would resolve on its own."""
+    last = image.split("/")[-1]
+    repo = image.rsplit(":", 1)[0] if ":" in last and "@" not in last else image.split("@")[0]
+    for digest in info.get("RepoDigests") or []:
+        if digest.split("@", 1)[0] == repo:
+            return digest
+    return info.get("Id") or image
+
+
+#: task states in which the node has the image (it created the task's container)
+HAS_IMAGE = {"starting", "running", "complete", "failed", "shutdown"}
+#: words of a task's error that say its node has not got the image (nor could pull it)
+IMAGE_ERRORS = ("no such image", "pull access denied", "manifest unknown", "not found: manifest")
+
+
+def images_on_nodes(
+    client: docker.DockerClient, ref: str, name: str, timeout: float = 600
+) -> dict[str, str]:
+    """Whether every active node has ``ref`` (a :func:`pinned_ref`), pulling it where it
+    can: one global service of it, run once per node (what Kubernetes does with a
+    DaemonSet), is created under ``name`` and removed afterwards. Returns node hostname ->
+    "" (present) or why not, in a sentence."""
+    from docker.types import ContainerSpec, Resources, RestartPolicy, ServiceMode, TaskTemplate
+
+    hostnames = {n.id: n.hostname for n in nodes(client, "") if n.usable}
+    with contextlib.suppress(docker.errors.NotFound):
+        client.api.remove_service(name)
+    task = TaskTemplate(
+        ContainerSpec(ref, command=["true"], user="1000:100", cap_drop=["ALL"]),
+        resources=Resources(mem_limit=64 << 20),
+        restart_policy=RestartPolicy(condition="none"),
+    )
+    client.api.create_service(
+        task, name=name, mode=ServiceMode("global"), labels={"io.launcher.purpose": "prepull"}
+    )
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < len(hostnames) and time.monotonic() < deadline:
+            for t in client.api.tasks(filters={"service": name}):
+                node = hostnames.get(t.get("NodeID", ""))
+                state, err = t["Status"]["State"], t["Status"].get("Err") or ""
+                if node is None or node in found:
+                    continue
+                if state in HAS_IMAGE or (state == "rejected" and not _about_image(err)):
+                    found[node] = ""
+                elif state == "rejected":
+                    found[node] = f"{ref} is not on {node} and could not be pulled there ({err})"
+            time.sleep(0.5)
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_service(name)
+    for node in hostnames.values():
+        found.setdefault(
+            node, f"{node} did not say within {timeout:.0f} s whether it has {ref} (is it up?)"
+        )
+    return dict(sorted(found.items()))
+
+
+def course_images_on_nodes(
+    client: docker.DockerClient, refs: list[str], prefix: str
+) -> list[tuple[str, str, str]]:
+    """(image, node, "" or why not) for every image of ``refs`` this host's engine has, on
+    every active node (:func:`images_on_nodes`, which pulls it where it can); an image this
+    host has not got is left out (the hub cannot pin it)."""
+    found = []
+    for ref in refs:
+        try:
+            info = client.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            continue
+        pinned = pinned_ref(ref, info)
+        name = f"{prefix}_prepull_{hashlib.sha256(pinned.encode()).hexdigest()[:12]}"
+        found += [(ref, node, why) for node, why in images_on_nodes(client, pinned, name).items()]
+    return found
+
+
+def _about_image(err: str) -> bool:
+    return any(words in err.lower() for words in IMAGE_ERRORS)
+
+
+def start_node_prepull(client, refs: list[str], prefix: str, after, say) -> threading.Thread:
+    """:func:`course_images_on_nodes` in a daemon thread of the hub, once the thread
+    ``after`` (the pull on this host) is done; each node's outcome is said."""
+
+    def run() -> None:
+        after.join()
+        try:
+            for ref, node, why in course_images_on_nodes(client, refs, prefix):
+                say(why or f"{ref} is on node {node}")
+        except docker.errors.DockerException as exc:
+            say(f"Could not pre-pull the course images on the nodes: {exc}")
+
+    thread = threading.Thread(target=run, name="launcher-node-prepull", daemon=True)
+    thread.start()
+    return thread

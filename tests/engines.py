@@ -17,27 +17,26 @@ from tests.integration.hub import wait_for
 from tests.processes import end
 
 
-@contextlib.contextmanager
-def fresh_engine():
-    """Yield the ``DOCKER_HOST`` URL of a new, empty engine."""
-    base = Path(tempfile.mkdtemp(prefix="launcher-engine-"))
+def start_dockerd(base: Path, namespaces: list[str], flags: list[str], what: str):
+    """A dockerd of its own under ``base`` (data root, exec root, socket, PID file, log),
+    started through ``namespaces`` (``unshare ...``, which then execs it: its PID is the
+    engine's); returns (process, ``DOCKER_HOST`` URL) once it answers."""
     url = f"unix://{base}/docker.sock"
-    log = (base / "dockerd.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            "unshare", "--net",  # then exec: this process is the engine
-            "dockerd",
-            "--data-root", str(base / "root"),
-            "--exec-root", str(base / "exec"),
-            "--pidfile", str(base / "dockerd.pid"),
-            "-H", url,
-            "--iptables=false",
-            "--ip-masq=false",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    with (base / "dockerd.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                *namespaces,
+                "dockerd",
+                "--data-root", str(base / "root"),
+                "--exec-root", str(base / "exec"),
+                "--pidfile", str(base / "dockerd.pid"),
+                "-H", url,
+                *flags,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def answers() -> bool:
         if proc.poll() is not None:
@@ -47,9 +46,27 @@ def fresh_engine():
         return False
 
     try:
-        wait_for(answers, 60, "the fresh Docker engine to answer")
-        yield url
-    finally:
+        wait_for(answers, 60, what)
+    except BaseException:
         end(proc, 30)
-        log.close()
+        raise
+    return proc, url
+
+
+@contextlib.contextmanager
+def fresh_engine():
+    """Yield the ``DOCKER_HOST`` URL of a new, empty engine."""
+    base = Path(tempfile.mkdtemp(prefix="launcher-engine-"))
+    try:
+        proc, url = start_dockerd(
+            base,
+            ["unshare", "--net"],
+            ["--iptables=false", "--ip-masq=false"],
+            "the fresh Docker engine to answer",
+        )
+        try:
+            yield url
+        finally:
+            end(proc, 30)
+    finally:
         shutil.rmtree(base, ignore_errors=True)

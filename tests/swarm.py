@@ -29,6 +29,7 @@ from pathlib import Path
 import docker
 
 from launcher import swarm
+from tests.engines import start_dockerd
 from tests.integration.hub import wait_for
 from tests.processes import end
 
@@ -40,9 +41,15 @@ class Node:
     url: str  # its engine's DOCKER_HOST
     proc: subprocess.Popen
     base: Path
+    link: str = ""  # its link's end on this host's bridge
 
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.url, timeout=60)
+
+    def cut_off(self) -> None:
+        """The node stops answering the others (its link goes down), as a node that dies
+        does; its engine keeps running, and ends with the swarm."""
+        _run("ip", "link", "set", self.link, "down")
 
 
 @dataclass
@@ -69,33 +76,14 @@ def _free_subnet() -> ipaddress.IPv4Network:
 
 
 def _start_engine(name: str, base: Path, gpus: list[str]) -> Node:
-    url = f"unix://{base}/docker.sock"
-    flags = [f"--node-generic-resource=NVIDIA-GPU={uuid}" for uuid in gpus]
-    log = (base / "dockerd.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            "unshare", "--net", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name,
-            "dockerd",
-            "--data-root", str(base / "root"),
-            "--exec-root", str(base / "exec"),
-            "--pidfile", str(base / "dockerd.pid"),
-            "-H", url,
-            *flags,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    log.close()
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError((base / "dockerd.log").read_text()[-2000:])
-        with contextlib.suppress(docker.errors.DockerException):
-            return docker.DockerClient(base_url=url, timeout=5).ping()
-        return False
-
-    wait_for(answers, 60, f"the engine of node {name} to answer")
+    """The node's engine, in network and host-name namespaces of its own (its hostname is
+    ``name``), advertising ``gpus``."""
+    proc, url = start_dockerd(
+        base,
+        ["unshare", "--net", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name],
+        [f"--node-generic-resource=NVIDIA-GPU={uuid}" for uuid in gpus],
+        f"the engine of node {name} to answer",
+    )
     return Node(name, "", url, proc, base)
 
 
@@ -110,7 +98,7 @@ def _link(node: Node, bridge: str, address: str, gateway: str, prefix: int) -> N
     _run(*inside, "link", "set", "eth0", "up")
     _run(*inside, "link", "set", "lo", "up")
     _run(*inside, "route", "add", "default", "via", gateway)
-    node.address = address
+    node.address, node.link = address, host_end
 
 
 def _load(image: str, nodes: list[Node]) -> None:

@@ -58,6 +58,8 @@ command -v debootstrap >/dev/null || apt_install debootstrap
 [ $WITH_TEST = 1 ] && { [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei; }
 [ $WITH_TEST = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql; }
 [ $WITH_TEST = 1 ] && { command -v docker-registry >/dev/null || install_test_registry; }
+# iproute2's ip, for the test swarm's links between its nodes' namespaces (tests/swarm.py)
+[ $WITH_TEST = 1 ] && { command -v ip >/dev/null || apt_install iproute2; }
 # Caddy, the production install's HTTPS (tests/integration/test_production.py runs it on a
 # private port); the package's own service (port 80, /etc/caddy/Caddyfile) is not wanted here
 [ $WITH_TEST = 1 ] && { command -v caddy >/dev/null || install_test_caddy; }

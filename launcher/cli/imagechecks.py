@@ -1,5 +1,6 @@
-"""`launcher check` for images: each course pin is present, or on its registry/mirror; and
-running containers whose image no longer matches their course's pin are reported."""
+"""`launcher check` for images: each course pin is present, or on its registry/mirror (and in
+swarm mode on every node); and running containers whose image no longer matches their
+course's pin are reported."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 
 import docker.errors
 
+from launcher import swarm
 from launcher.images.refs import parse
 from launcher.images.refs import resolve as resolve_image
 from launcher.images.registry import check_tag
+from launcher.preflight import course_images
 from launcher.settings import Site
 
 
@@ -37,6 +40,20 @@ def check_images(site: Site, client, ok: Callable[[str], None]) -> list[str]:
             problems.append(f"course {course_id}: {missing}")
         else:
             ok(f"course {course_id}: image {ref} is on its registry (pulled at first start)")
+    return problems
+
+
+def check_nodes(site: Site, client, ok: Callable[[str], None]) -> list[str]:
+    """Swarm mode: sentences for every course image a node of the swarm has not got, after
+    each active node was made to pull it where it can (swarm.images_on_nodes)."""
+    problems = []
+    for ref, node, why in swarm.course_images_on_nodes(
+        client, course_images(site), site.docker.prefix
+    ):
+        if why:
+            problems.append(why)
+        else:
+            ok(f"image {ref} is on node {node}")
     return problems
 
 

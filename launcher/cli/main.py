@@ -11,7 +11,7 @@ from pathlib import Path
 
 from launcher import dockerhost, hostchecks, pidfiles
 from launcher.catalog import effective_site
-from launcher.cli.imagechecks import check_images, stale_containers
+from launcher.cli.imagechecks import check_images, check_nodes, stale_containers
 from launcher.images.prepull import prepull
 from launcher.preflight import course_images, host_blockers
 from launcher.proxycheck import REPO_ROOT, proxy_path, proxy_problem
@@ -275,16 +275,21 @@ def cmd_images(args) -> int:
     except dockerhost.DockerUnavailable as exc:
         print(f"problem: {exc}")
         return 1
+    ok = lambda msg: print(f"ok: {msg}")  # noqa: E731
+    failed = False
     if args.images_command == "check":
-        problems = check_images(site, cli, lambda msg: print(f"ok: {msg}"))
-        for note in stale_containers(site, cli):
-            print(f"note: {note}")
-    else:
+        problems = check_images(site, cli, ok)
+        if site.docker.mode == "local":
+            for note in stale_containers(site, cli):
+                print(f"note: {note}")
+    else:  # prepull prints each failure itself
         failures = prepull(cli.api, course_images(site), site.images.prepull_concurrency)
-        return 1 if any(failures.values()) else 0  # prepull printed each failure already
+        problems, failed = [], any(failures.values())
+    if site.docker.mode == "swarm":  # then on every node, pulled there where it can be
+        problems += check_nodes(site, cli, ok)
     for problem in problems:
         print(f"problem: {problem}")
-    return 1 if problems else 0
+    return 1 if problems or failed else 0
 
 
 def cmd_workspaces(args) -> int:

@@ -353,7 +353,9 @@ def host_facts(site: Site) -> HostFacts:
     if site.images.prepull and site.images.pull_policy != "never":
         refs = course_images(whole)
         say(f"Pre-pulling {len(refs)} course image(s) in the background")
-        prepull.start_background(client.api, refs, site.images.prepull_concurrency, say)
+        thread = prepull.start_background(client.api, refs, site.images.prepull_concurrency, say)
+        if site.docker.mode == "swarm":  # then on every node (a global service per image)
+            swarm.start_node_prepull(client, refs, site.docker.prefix, thread, say)
     return HostFacts(
         gateway,
         data,

@@ -658,13 +658,7 @@ class CourseSpawner(DockerSpawner):
             self._emit(40, _("Assigning your GPU"))
 
         def queued(position: int, length: int) -> None:
-            self._emit(
-                40,
-                _(
-                    "All GPUs for {course} are busy: you are number {position} of {length} in "
-                    "the queue; your server starts as soon as a GPU is free"
-                ).format(course=course_id, position=position, length=length),
-            )
+            self._emit(40, self._queued_message(course_id, position, length))
 
         try:
             grant = await self.broker.acquire(
@@ -681,6 +675,13 @@ class CourseSpawner(DockerSpawner):
         except GpuRefusal as exc:
             raise SpawnException(exc.message, reason=exc.reason, status_code=exc.status) from None
         self._use_grant(grant)
+
+    def _queued_message(self, course_id: str, position: int, length: int) -> str:
+        """What a student waiting in the GPU queue reads."""
+        return self.reader._(
+            "All GPUs for {course} are busy: you are number {position} of {length} in "
+            "the queue; your server starts as soon as a GPU is free"
+        ).format(course=course_id, position=position, length=length)
 
     def _use_grant(self, grant: Grant) -> None:
         if grant.note:
@@ -956,6 +957,10 @@ class CourseSpawner(DockerSpawner):
             reason, details = "oom", self.mem_limit_text
         else:
             reason, details = "exited", str(state.get("ExitCode", ""))
+        self._record_stop(reason, details)
+
+    def _record_stop(self, reason: str, details: str) -> None:
+        """Note why the server stopped by itself, for the student's pages (notices)."""
         self.last_stop = {
             "reason": reason,
             "course": self.course_id,

@@ -117,6 +117,15 @@ class SwarmCourseSpawner(CourseSpawner):
             and (not self._home or u.node == self._home)
         }
 
+    def _queued_message(self, course_id: str, position: int, length: int) -> str:
+        if not self._home:
+            return super()._queued_message(course_id, position, length)
+        return self.reader._(
+            "The GPUs of {node}, the server your {course} workspace is on, are busy: you are "
+            "number {position} of {length} in the queue; your server starts there as soon as "
+            "one of them is free"
+        ).format(node=self._home, course=course_id, position=position, length=length)
+
     def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         super()._apply_course(course_id, course, role)
         self._shared_gpus = course.gpu.mode == "shared"
@@ -138,21 +147,11 @@ class SwarmCourseSpawner(CourseSpawner):
             env.pop("NVIDIA_VISIBLE_DEVICES", None)
         return env
 
-    def _pinned_image(self) -> str:
-        """The image as every node must run it: its registry digest (a node without it pulls
-        exactly that), else its ID (a node must have it: pre-pulled or loaded)."""
-        info = self._image_info or {}
-        repo = self.image.rsplit(":", 1)[0] if ":" in self.image.split("/")[-1] else self.image
-        for digest in info.get("RepoDigests") or []:
-            if digest.split("@", 1)[0] == repo:
-                return digest
-        return info.get("Id") or self.image
-
     async def create_object(self):
         self._emit(50, self.reader._("Creating your server with your workspace"))
         facts = service.ServiceFacts(
             name=self.object_name,
-            image=self._pinned_image(),
+            image=swarm.pinned_ref(self.image, self._image_info or {}),
             command=await self.get_command(),
             env=self.get_env(),
             volumes=self.volume_binds,
@@ -250,11 +249,17 @@ class SwarmCourseSpawner(CourseSpawner):
         """A service has no stop: removing it stops its task."""
 
     async def remove_object(self):
-        """Remove the service and wait (bounded) until its task is gone, so that its GPU and
-        its workspace are free for the next start."""
+        await self._remove(wait=True)
+
+    async def _remove(self, wait: bool) -> None:
+        """Remove the service; ``wait``: until its task is gone (bounded), so that its GPU and
+        its workspace are free for the next start (not for a task on a node that does not
+        answer: the manager cannot see it go)."""
         try:
             await self.docker("remove_service", self.object_name)
         except docker.errors.NotFound:
+            return
+        if not wait:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + GONE_TIMEOUT
@@ -281,7 +286,7 @@ class SwarmCourseSpawner(CourseSpawner):
             self._note_task_stop(task, node)
         if task is None:
             return 0
-        await self.remove_object()
+        await self._remove(wait=node is not None and node.state == "ready")
         return f"task {state} on {node.hostname if node else '?'}"
 
     async def _node_state(self, task: dict | None) -> SwarmNode | None:
@@ -294,25 +299,15 @@ class SwarmCourseSpawner(CourseSpawner):
         return parse_node(attrs, self.gpu_resource)
 
     def _note_task_stop(self, task: dict | None, node: SwarmNode | None) -> None:
-        status = (task or {}).get("Status", {})
-        exit_code = status.get("ContainerStatus", {}).get("ExitCode")
-        if node is not None and node.availability != "active":
-            reason, details = "node_drained", node.hostname
+        exit_code = (task or {}).get("Status", {}).get("ContainerStatus", {}).get("ExitCode")
+        if task is None:
+            self._record_stop("vanished", "")
+        elif node is not None and node.availability != "active":
+            self._record_stop("node_drained", node.hostname)
         elif node is None or node.state != "ready":
-            reason, details = "node_down", node.hostname if node else self.node
-        elif task is None:
-            reason, details = "vanished", ""
-        elif exit_code == 137 and "oom" in (status.get("Err") or "").lower():
-            reason, details = "oom", self.mem_limit_text
+            self._record_stop("node_down", node.hostname if node else self.node)
         else:
-            reason, details = "exited", str(exit_code if exit_code is not None else "")
-        self.last_stop = {
-            "reason": reason,
-            "course": self.course_id,
-            "details": details,
-            "at": utcnow().isoformat(timespec="seconds"),
-        }
-        self.log.warning("Server %s stopped by itself: %s", self._log_name, self.last_stop)
+            self._record_stop("exited", "" if exit_code is None else str(exit_code))
 
     # --- state ---
 

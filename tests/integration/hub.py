@@ -228,6 +228,23 @@ class HubSession(requests.Session):
         pool.shutdown(wait=False)
         return future
 
+    def queued_start(self, username: str):
+        """Ask for ``username``'s server and follow its progress until it reports a place in
+        the GPU queue. Returns (the start request's future, the rest of its progress, that
+        event's message); fails if the start ends without queueing."""
+        post = self.request_server(username)
+        wait_for(
+            lambda: self.user_model(username)["servers"].get("", {}).get("pending") or post.done(),
+            60,
+            f"{username}'s spawn to begin",
+            interval=0.05,
+        )
+        progress = self.iter_progress(username)
+        for event in progress:
+            if "in the queue" in event.get("message", ""):
+                return post, progress, event["message"]
+        raise AssertionError(f"{username} never reported a queue position")
+
     def start_server(self, username: str | None = None, server: str = "", **options) -> list[dict]:
         """Ask for a server the way the browser does and return the progress events seen.
 

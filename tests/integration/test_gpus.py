@@ -138,20 +138,8 @@ def test_four_gpus_five_students_queue_release_death_and_restart(gpu_hub):
     assert "g1" in table.stdout and "gpu101" in table.stdout and "free" in table.stdout
 
     # the fifth student waits in the queue and sees its position
-    post = admin.request_server("g5")
-    wait_for(
-        lambda: admin.user_model("g5")["servers"].get("", {}).get("pending") or post.done(),
-        60,
-        "g5's spawn to begin",
-        interval=0.05,
-    )
-    progress = admin.iter_progress("g5")
-    for event in progress:
-        if "in the queue" in event.get("message", ""):
-            assert "you are number 1 of 1 in the queue" in event["message"]
-            break
-    else:
-        raise AssertionError("g5 never reported a queue position")
+    post, progress, queued = admin.queued_start("g5")
+    assert "you are number 1 of 1 in the queue" in queued
     assert hub.container_of("g5") is None, "nothing runs while queued"
     admin.stop_server("g1")
     final = list(progress)

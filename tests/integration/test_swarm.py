@@ -12,7 +12,9 @@ import json
 import pytest
 
 from launcher import names
+from launcher import swarm as launcher_swarm
 from tests.integration.hub import IMAGE, running_hub, wait_for
+from tests.registry import tiny_image
 from tests.swarm import two_node_swarm
 
 pytestmark = pytest.mark.integration
@@ -41,7 +43,15 @@ def site(swarm) -> dict:
                 "students": STUDENTS,
                 "gpu": {"per_student": 1},
                 "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
-            }
+            },
+            # its students' GPUs are node-b's only (a pool by node)
+            "nb101": {
+                "title": "GPU course on node-b",
+                "image": IMAGE,
+                "students": ["f1"],
+                "gpu": {"per_student": 1, "pool": ["node:node-b"]},
+                "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
+            },
         },
     }  # fmt: skip
 
@@ -65,9 +75,9 @@ def holders(hub) -> dict[str, tuple[str, str]]:
     }
 
 
-def container(swarm, hub, user: str):
+def container(swarm, hub, user: str, course: str = "gpu101"):
     """(node name, container) serving ``user``, found on the nodes' own engines."""
-    service = names.container_name(hub.prefix, user, "gpu101")
+    service = names.container_name(hub.prefix, user, course)
     found = [
         (name, c)
         for name, node in swarm.nodes.items()
@@ -80,6 +90,25 @@ def container(swarm, hub, user: str):
 def engine_gpu(c) -> str:
     env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
     return env["DOCKER_RESOURCE_NVIDIA-GPU"]
+
+
+def test_every_node_is_checked_for_the_course_images(swarm_hub):
+    swarm, hub = swarm_hub
+    checked = hub.launcher("images", "check")
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem:")]
+    # the one problem: the test site's course whose image was never built
+    assert len(problems) == 1 and "0.0-never-built" in problems[0], checked.stdout
+    assert checked.returncode == 1
+    for node in NODES:
+        assert f"ok: image {IMAGE} is on node {node}" in checked.stdout, checked.stdout
+    # an image only one node has: the other says so (the test registry is not reachable from
+    # the nodes, so it cannot pull it)
+    node_a = swarm.nodes["node-a"].client()
+    only_a = tiny_image(node_a, "launcher-test/only-on-a:1")
+    found = launcher_swarm.images_on_nodes(swarm.manager.client(), only_a, "lt_prepull_only_a", 120)
+    assert found["node-a"] == "", found
+    assert "is not on node-b and could not be pulled there" in found["node-b"], found
+    assert not swarm.manager.client().services.list(), "the checking service is gone"
 
 
 def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
@@ -105,20 +134,8 @@ def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
     assert holders(hub) == placed
 
     # the fourth waits in the queue; a stop frees a GPU for it
-    post = admin.request_server("s4")
-    wait_for(
-        lambda: admin.user_model("s4")["servers"].get("", {}).get("pending") or post.done(),
-        60,
-        "s4's start to begin",
-        interval=0.05,
-    )
-    progress = admin.iter_progress("s4")
-    for event in progress:
-        if "in the queue" in event.get("message", ""):
-            assert "you are number 1 of 1 in the queue" in event["message"]
-            break
-    else:
-        raise AssertionError("s4 never reported a queue position")
+    post, progress, queued = admin.queued_start("s4")
+    assert "you are number 1 of 1 in the queue" in queued
     assert container(swarm, hub, "s4") == (None, None), "nothing runs while queued"
     admin.stop_server("s1")
     assert list(progress)[-1].get("ready")
@@ -179,3 +196,37 @@ def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
     assert node == "node-a"
     assert c.exec_run(["cat", "/home/jovyan/work.txt"]).output.decode().strip() == "kept"
     assert engine_gpu(c) in NODES["node-a"]
+
+
+def test_a_node_that_stops_answering_frees_its_gpus_and_its_students_read_why(swarm_hub):
+    swarm, hub = swarm_hub
+    admin = hub.session("admin")
+    manager = swarm.manager.client()
+    (node_b,) = [n for n in manager.nodes.list() if n.attrs["Description"]["Hostname"] == "node-b"]
+    if node_b.attrs["Spec"]["Availability"] != "active":  # the previous test drained it
+        assert node_b.update(dict(node_b.attrs["Spec"], Availability="active"))
+    before = holders(hub)
+
+    events = admin.start_server("f1")
+    node, c = container(swarm, hub, "f1", "nb101")
+    assert node == "node-b" and engine_gpu(c) == NODES["node-b"][0], events
+    assert holders(hub)["f1"] == (NODES["node-b"][0], "node-b")
+
+    swarm.nodes["node-b"].cut_off()  # node-b dies, as far as the swarm can tell
+    wait_for(
+        lambda: "" not in admin.user_model("f1")["servers"],
+        120,
+        "f1's server on the node that stopped answering to stop",
+    )
+    wait_for(lambda: "f1" not in holders(hub), 30, "the GPU of the node that died to be freed")
+    assert holders(hub) == before, "nobody else is affected"
+    student = hub.session("f1")
+    home = student.get(f"{hub.url}/hub/home")
+    assert "the GPU server it ran on (node-b) stopped answering" in home.text, home.text[-2000:]
+
+    resp = student.api("POST", "/users/f1/server")
+    if resp.status_code in (201, 202):
+        text = student.progress_events("f1")[-1].get("message", "")
+    else:
+        text = resp.text
+    assert "workspace is on the GPU server node-b, which does not answer right now" in text, text

@@ -13,7 +13,7 @@ from launcher.hub import service
 from launcher.hub.notices import sentence
 from launcher.settings import SiteFileError, parse_site
 from launcher.store import Store
-from launcher.swarm import SERVICE_LABEL, assigned_gpus
+from launcher.swarm import SERVICE_LABEL, assigned_gpus, pinned_ref
 
 KIND = "NVIDIA-GPU"
 
@@ -221,3 +221,18 @@ def test_a_student_reads_why_their_node_stopped_their_server(reason, expected):
     stop = {"reason": reason, "course": "dl", "details": "gpu-b", "at": "2026-12-04T09:00:00"}
     text = sentence(stop)
     assert expected in text and "Your files are kept on that server" in text
+
+
+def test_every_node_runs_the_image_pinned_by_digest_else_by_id_never_by_tag():
+    info = {
+        "Id": "sha256:1d",
+        "RepoDigests": ["other/x@sha256:00", "registry.example:5000/launcher/pytorch@sha256:ab"],
+    }
+    assert (
+        pinned_ref("registry.example:5000/launcher/pytorch:2.13-cpu", info)
+        == "registry.example:5000/launcher/pytorch@sha256:ab"
+    )
+    assert pinned_ref("launcher/pytorch:2.13-cpu", {"Id": "sha256:1d"}) == "sha256:1d"
+    assert pinned_ref("launcher/pytorch:2.13-cpu", {"Id": "sha256:1d", "RepoDigests": []}) == (
+        "sha256:1d"
+    )
