@@ -177,7 +177,10 @@ class SwarmCourseSpawner(CourseSpawner):
         self._emit(60, _("Starting your server on {node}").format(node=where))
         while True:
             task = await self._task()
-            state = task["Status"]["State"] if task else "missing"
+            if task is None and await self.get_object() is not None:
+                await asyncio.sleep(0.5)  # the orchestrator has not made the task yet
+                continue
+            state = task["Status"]["State"] if task else "removed"
             if state == "running":
                 break
             if state not in STARTING:
