@@ -109,7 +109,7 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
                 timeout=30,
             )
         except requests.ConnectionError:
-            _stop_behind_a_stopped_hub(store, user, server)
+            _stop_behind_a_stopped_hub(store, user, server, site.docker.mode == "swarm")
             print(
                 f"The hub at {site.hub.url} does not answer; stopped {user}'s container and "
                 "freed its GPU."
@@ -132,14 +132,18 @@ def cmd_release(site: Site, target: str, wait_s: float = 60) -> int:
     return 0
 
 
-def _stop_behind_a_stopped_hub(store: Store, user: str, server: str) -> None:
-    """With the hub down: remove the server's container through Docker, then free its GPUs
-    (never the other way round: a GPU is free only once no container can use it)."""
+def _stop_behind_a_stopped_hub(store: Store, user: str, server: str, services: bool) -> None:
+    """With the hub down: remove the server's container (``services``: its swarm service)
+    through Docker, then free its GPUs (never the other way round: a GPU is free only once
+    no container can use it)."""
     client = dockerhost.client()
     for a in store.active():
         if a.username == user and a.server == server:
             with contextlib.suppress(docker.errors.NotFound):
-                client.containers.get(a.container).remove(force=True)
+                if services:  # its task stops with it
+                    client.api.remove_service(a.container)
+                else:
+                    client.containers.get(a.container).remove(force=True)
     store.end_server(user, server, "released_by_admin", utcnow())
 
 

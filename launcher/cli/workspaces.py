@@ -53,7 +53,10 @@ def cmd_move(site: Site, user: str, course: str, to_node: str, source: str, targ
 
 def _engine(url: str) -> docker.DockerClient:
     try:
-        client = docker.DockerClient(base_url=url, timeout=120)
+        # ssh://: through this host's ssh command (its keys and known_hosts)
+        client = docker.DockerClient(
+            base_url=url, timeout=120, use_ssh_client=url.startswith("ssh://")
+        )
         client.ping()
     except docker.errors.DockerException as exc:
         raise MoveRefused(
@@ -96,6 +99,11 @@ def move(
         raise MoveRefused(
             f"Node {to_node} cannot take the workspace ({state}); choose one of: "
             f"{', '.join(n for n, found in nodes.items() if found.usable) or 'none'}."
+        )
+    if any(r["username"] == user and r["course"] == course for r in store.starts_left()):
+        raise MoveRefused(
+            f"A {course} server of {user} is starting; move the workspace once it has "
+            "started and stopped again."
         )
     service = names.container_name(site.docker.prefix, user, course)
     if service in swarm.running_tasks(manager, site.docker.prefix):

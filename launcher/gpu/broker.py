@@ -274,16 +274,41 @@ class GpuBroker:
 
     # --- the engine's word (swarm mode) ---
 
-    async def settle(self, username: str, server: str, assigned: list[str]) -> list[str]:
+    async def settle(
+        self,
+        username: str,
+        server: str,
+        assigned: list[str],
+        allowed: set[str] | None = None,
+        reader: Reader = ENGLISH,
+    ) -> list[str]:
         """Make the ledger say which GPUs the engine gave a server (in a swarm the engine
         picks among its node's free GPUs, the ledger having chosen how many and which node):
         each unit the ledger chose and the engine did not give is swapped with the one the
         engine gave, also for the start the ledger had given that one to (a start on the
         same node not settled yet), so that no unit is ever held twice. Returns
-        ``assigned``."""
+        ``assigned``. Raises GpuRefusal (nothing changed) when the engine gave a unit the
+        server may not have (not in ``allowed``: another pool's, one the image does not run
+        on) or one the ledger gives to several holders (a shared-GPU course's, which the
+        engine does not know of)."""
         async with self._lock:
             active = await self._db(self.store.active)
             mine = [a for a in active if a.username == username and a.server == server]
+            holders = {
+                u: [a for a in active if a.unit_uuid == u and a not in mine] for u in assigned
+            }
+            if any(u not in allowed for u in assigned if allowed is not None) or any(
+                len(found) > 1 for found in holders.values()
+            ):
+                raise GpuRefusal(
+                    reader._(
+                        "The GPU server gave your session a GPU it may not have ({units}); "
+                        "your files are safe. Please tell the admin: that server's GPUs must "
+                        "belong to the same courses."
+                    ).format(units=", ".join(assigned)),
+                    status=503,
+                    reason="gpu_mismatch",
+                )
             given_up = [a for a in mine if a.unit_uuid not in assigned]
             taken = [u for u in assigned if u not in {a.unit_uuid for a in mine}]
             moves: dict[int, str] = {}

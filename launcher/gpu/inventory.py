@@ -187,10 +187,13 @@ def parse_node(attrs: dict, kind: str) -> SwarmNode:
         if r.get("NamedResourceSpec", {}).get("Kind") == kind
     ]
     spec, status = attrs.get("Spec", {}), attrs.get("Status", {})
+    address = status.get("Addr", "")
+    if address in ("", "0.0.0.0", "127.0.0.1"):  # a manager may report these (moby#35437)
+        address = (attrs.get("ManagerStatus") or {}).get("Addr", address).rsplit(":", 1)[0]
     return SwarmNode(
         id=attrs["ID"],
         hostname=attrs.get("Description", {}).get("Hostname", ""),
-        address=status.get("Addr", ""),
+        address=address,
         state=status.get("State", "unknown"),
         availability=spec.get("Availability", "active"),
         labels=tuple(sorted((spec.get("Labels") or {}).items())),

@@ -93,7 +93,11 @@ async def reconcile(
     vanished = await broker.reconcile(
         lambda a: a.container in containers or (a.username, a.server) in pending
     )
-    found = strays(containers, await off_loop(broker.store.active))
+    active = await off_loop(broker.store.active)
+    # a start under way may run before the ledger has the engine's GPU (swarm mode settles
+    # it just after): not a stray
+    starting_now = {a.container for a in active if (a.username, a.server) in pending}
+    found = [s for s in strays(containers, active) if s.container not in starting_now]
     for name in dict.fromkeys(s.container for s in found):
         await asyncio.to_thread(_stop, client, name, bool(gpu_resource))
     return vanished, found

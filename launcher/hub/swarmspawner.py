@@ -34,7 +34,8 @@ from jupyterhub.spawner import SpawnException
 from traitlets import Unicode
 
 from launcher import swarm
-from launcher.gpu.broker import CourseRules, Grant
+from launcher.gpu.allocator import GpuPolicy, eligible_units
+from launcher.gpu.broker import CourseRules, GpuRefusal, Grant
 from launcher.gpu.inventory import SwarmNode, parse_node
 from launcher.hub import service
 from launcher.hub.spawner import CourseSpawner
@@ -72,6 +73,9 @@ class SwarmCourseSpawner(CourseSpawner):
         self._target = ""  # the node the service must run on ("": any)
         self._engine_gpus = 0  # GPUs asked of the engine (exclusive courses)
         self._shared_gpus = False  # the course's students share GPUs (the engine is not asked)
+        self._policy = GpuPolicy()  # the course's GPU policy (set at each start)
+        self._runnable: set[str] = set()  # the GPUs this start may have
+        self._allowed: set[str] = set()  # those the engine's choice must be among
 
     # --- placement ---
 
@@ -107,15 +111,28 @@ class SwarmCourseSpawner(CourseSpawner):
 
     def _runnable_units(self, rules: CourseRules) -> set[str]:
         """The course's GPUs the image runs on, on usable nodes, and only those of the
-        workspace's node once it has one."""
+        workspace's node once it has one (a sentence when that node has none of them)."""
         runnable = super()._runnable_units(rules)
-        return {
+        found = {
             u.uuid
             for u in self.broker.units
             if u.uuid in runnable
             and (u.node in self._nodes and self._nodes[u.node].usable)
             and (not self._home or u.node == self._home)
         }
+        self._runnable = found
+        if self._home and runnable and not found:
+            raise SpawnException(
+                self.reader._(
+                    "Your {course} workspace is on the GPU server {node}, which has none of "
+                    "the GPUs {course} may use. Your files are kept there; please ask the "
+                    "admin to move your workspace to a server with them (launcher workspaces "
+                    "move)."
+                ).format(course=self.course_id, node=self._home),
+                reason="node_without_gpus",
+                status_code=503,
+            )
+        return found
 
     def _queued_message(self, course_id: str, position: int, length: int) -> str:
         if not self._home:
@@ -129,6 +146,7 @@ class SwarmCourseSpawner(CourseSpawner):
     def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         super()._apply_course(course_id, course, role)
         self._shared_gpus = course.gpu.mode == "shared"
+        self._policy = GpuPolicy.of(course.gpu)
 
     def _use_grant(self, grant: Grant) -> None:
         if grant.note:
@@ -137,17 +155,36 @@ class SwarmCourseSpawner(CourseSpawner):
         units = [u for u in self.broker.units if u.uuid in grant.units]
         if units:
             self._target = units[0].node  # one server's GPUs are on one node (allocator)
+        elif not self._target and self._policy.per_student:
+            # a GPU course's CPU session (its fallback) makes its first home where the
+            # course's GPUs are, so that its next start can have one
+            nodes = [u.node for u in eligible_units(self.broker.units, self._policy)]
+            usable = [n for n in nodes if n in self._nodes and self._nodes[n].usable]
+            self._target = usable[0] if usable else ""
         self._engine_gpus = 0 if self._shared_gpus else len(units)
+        self._allowed = set(self._runnable) if units else set()
 
     # --- the service ---
 
     def get_env(self):
         env = super().get_env()
-        if self._engine_gpus:  # the node's runtime reads the engine's DOCKER_RESOURCE_...
-            env.pop("NVIDIA_VISIBLE_DEVICES", None)
+        if self._engine_gpus:
+            # the node's runtime reads the engine's DOCKER_RESOURCE_... first (swarm-resource);
+            # a node without that setting exposes no GPU rather than the image's "all"
+            env["NVIDIA_VISIBLE_DEVICES"] = "void"
         return env
 
     async def create_object(self):
+        home = await off_loop(self.catalog.store.workspace_node, self.user.name, self.course_id)
+        if (home or "") != self._home:  # moved while this start waited (launcher workspaces)
+            raise SpawnException(
+                self.reader._(
+                    "Your {course} workspace was just moved to another GPU server. Your files "
+                    "are safe; start your server again."
+                ).format(course=self.course_id),
+                reason="workspace_moved",
+                status_code=409,
+            )
         self._emit(50, self.reader._("Creating your server with your workspace"))
         facts = service.ServiceFacts(
             name=self.object_name,
@@ -198,7 +235,14 @@ class SwarmCourseSpawner(CourseSpawner):
         self.node = self._node_of(task)
         if self._engine_gpus:
             assigned = swarm.assigned_gpus(task, self.gpu_resource)
-            self.gpu_uuids = await self.broker.settle(self.user.name, self.name, assigned)
+            try:
+                self.gpu_uuids = await self.broker.settle(
+                    self.user.name, self.name, assigned, self._allowed, self.reader
+                )
+            except GpuRefusal as exc:
+                raise SpawnException(
+                    exc.message, reason=exc.reason, status_code=exc.status
+                ) from None
         if self.gpu_uuids:
             self._emit(
                 62,
@@ -255,36 +299,43 @@ class SwarmCourseSpawner(CourseSpawner):
         await self._remove(wait=True)
 
     async def _remove(self, wait: bool) -> None:
-        """Remove the service; ``wait``: until its task is gone (bounded), so that its GPU and
-        its workspace are free for the next start (not for a task on a node that does not
-        answer: the manager cannot see it go)."""
+        """Remove the service; ``wait``: until its tasks are gone (bounded), so that its GPU
+        and its workspace are free for the next start (not for a task on a node that does
+        not answer: the manager cannot see it go)."""
         try:
+            tasks = await self.docker("tasks", filters={"service": self.object_name})
             await self.docker("remove_service", self.object_name)
         except docker.errors.NotFound:
             return
-        if not wait:
-            return
+        live = [t["ID"] for t in tasks if t["Status"]["State"] in STARTING | {"running"}]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + GONE_TIMEOUT
-        while loop.time() < deadline:
-            try:
-                tasks = await self.docker("tasks", filters={"service": self.object_name})
-            except docker.errors.APIError:
-                return
-            if not any(t["Status"]["State"] in STARTING | {"running"} for t in tasks):
-                return
+        while wait and live and loop.time() < deadline:
             await asyncio.sleep(0.5)
+            live = [t for t in live if await self._task_alive(t)]
+
+    async def _task_alive(self, task_id: str) -> bool:
+        try:
+            task = await self.docker("inspect_task", task_id)
+        except docker.errors.NotFound:
+            return False
+        return task["Status"]["State"] in STARTING | {"running"}
 
     # --- a server that stopped by itself ---
 
     async def poll(self):
         """None while the server's task runs on a usable node; else why it stopped, noted
         for the student's pages (its node drained or down, its memory, an exit)."""
-        task = await self._task()
-        state = task["Status"]["State"] if task else None
-        node = await self._node_state(task)
-        if state == "running" and node is not None and node.usable:
+        try:
+            task = await self._task()
+            node = await self._node_state(task)
+        except docker.errors.APIError as exc:  # no leader right now, say: not a stop
+            self.log.warning("Could not read the task of %s: %s", self._log_name, exc)
             return None
+        state = task["Status"]["State"] if task else None
+        gone = node is not None and (node.state == "down" or node.availability == "drain")
+        if state == "running" and not gone:
+            return None  # a node "unknown" (a manager restarting) or paused keeps its tasks
         if self._ran and not self.last_stop:
             self._note_task_stop(task, node)
         if task is None:
@@ -293,22 +344,29 @@ class SwarmCourseSpawner(CourseSpawner):
         return f"task {state} on {node.hostname if node else '?'}"
 
     async def _node_state(self, task: dict | None) -> SwarmNode | None:
-        if not task or not task.get("NodeID"):
-            return None
-        try:
-            attrs = await self.docker("inspect_node", task["NodeID"])
-        except docker.errors.NotFound:
-            return None
-        return parse_node(attrs, self.gpu_resource)
+        """The node of the server's task; for a task not placed (the engine moved it off a
+        drained node), the node the server ran on."""
+        if task and task.get("NodeID"):
+            try:
+                attrs = await self.docker("inspect_node", task["NodeID"])
+            except docker.errors.NotFound:
+                return None
+            return parse_node(attrs, self.gpu_resource)
+        if self.node:
+            for attrs in await self.docker("nodes"):
+                found = parse_node(attrs, self.gpu_resource)
+                if found.hostname == self.node:
+                    return found
+        return None
 
     def _note_task_stop(self, task: dict | None, node: SwarmNode | None) -> None:
         exit_code = (task or {}).get("Status", {}).get("ContainerStatus", {}).get("ExitCode")
         if task is None:
             self._record_stop("vanished", "")
-        elif node is not None and node.availability != "active":
+        elif node is not None and node.availability == "drain":
             self._record_stop("node_drained", node.hostname)
-        elif node is None or node.state != "ready":
-            self._record_stop("node_down", node.hostname if node else self.node)
+        elif node is not None and node.state == "down":
+            self._record_stop("node_down", node.hostname)
         else:
             self._record_stop("exited", "" if exit_code is None else str(exit_code))
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
-from launcher.gpu.broker import CourseRules, GpuBroker
+from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal
 from launcher.gpu.inventory import InventoryError, from_declared, from_swarm, parse_node, resolve
 from launcher.hub import service
 from launcher.hub.notices import sentence
@@ -236,3 +236,35 @@ def test_every_node_runs_the_image_pinned_by_digest_else_by_id_never_by_tag():
     assert pinned_ref("launcher/pytorch:2.13-cpu", {"Id": "sha256:1d", "RepoDigests": []}) == (
         "sha256:1d"
     )
+
+
+def test_the_engine_giving_a_gpu_the_server_may_not_have_fails_the_start_and_moves_nothing(
+    tmp_path,
+):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    units = from_swarm(NODES[:1], [])
+    broker = GpuBroker(store, units, clock=lambda: datetime(2026, 12, 4, 9))
+    rules = CourseRules(GpuPolicy(per_student=1))
+    shared = CourseRules(GpuPolicy(per_student=1, mode="shared", max_students_per_gpu=2))
+
+    async def scenario():
+        await broker.acquire("ann", "dl", rules)  # GPU-a0
+        # the image runs only on GPU-a0, the engine gave GPU-a1: refused
+        with pytest.raises(GpuRefusal, match="GPU-a1"):
+            await broker.settle("ann", "", ["GPU-a1"], allowed={"GPU-a0"})
+        # two students of a shared course hold GPU-a1 (the engine does not know of them)
+        await broker.acquire("s1", "sh", shared)
+        await broker.acquire("s2", "sh", shared)
+        before = {(a.username, a.unit_uuid) for a in store.active()}
+        assert ("s1", "GPU-a1") in before and ("s2", "GPU-a1") in before
+        with pytest.raises(GpuRefusal):
+            await broker.settle("ann", "", ["GPU-a1"])
+        assert {(a.username, a.unit_uuid) for a in store.active()} == before
+
+    asyncio.run(scenario())
+
+
+def test_a_manager_that_reports_no_address_is_reached_at_its_managers_address():
+    attrs = node_attrs("hub", [], addr="0.0.0.0")
+    attrs["ManagerStatus"] = {"Addr": "10.0.0.10:2377", "Leader": True}
+    assert parse_node(attrs, KIND).address == "10.0.0.10"
