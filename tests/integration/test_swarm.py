@@ -13,7 +13,7 @@ import pytest
 
 from launcher import names
 from launcher import swarm as launcher_swarm
-from tests.integration.hub import IMAGE, running_hub, wait_for
+from tests.integration.hub import IMAGE, running_hub, start_hub, stop_hub, wait_for
 from tests.registry import tiny_image
 from tests.swarm import two_node_swarm
 
@@ -196,6 +196,15 @@ def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
     assert node == "node-a"
     assert c.exec_run(["cat", "/home/jovyan/work.txt"]).output.decode().strip() == "kept"
     assert engine_gpu(c) in NODES["node-a"]
+
+    # a hub restart keeps every server, where it runs, and every GPU it holds
+    held = holders(hub)
+    stop_hub(hub)
+    start_hub(hub)
+    assert holders(hub) == held
+    assert container(swarm, hub, node_b_user)[1].id == c.id, "the same container runs on"
+    page = hub.session(node_b_user).open_server(f"/user/{node_b_user}/lab")
+    assert page.status_code == 200 and "JupyterLab" in page.text
 
 
 def test_a_node_that_stops_answering_frees_its_gpus_and_its_students_read_why(swarm_hub):
