@@ -951,7 +951,9 @@ class CourseSpawner(DockerSpawner):
         return "ExitCode={ExitCode}, Error='{Error}', FinishedAt={FinishedAt}".format(**state)
 
     def _note_stop(self, state: dict | None) -> None:
-        if state is None:
+        # "removing": somebody removes it behind the hub's back (the engine killed it first,
+        # so it may show an exit code of 137 meanwhile)
+        if state is None or state.get("Status") == "removing":
             reason, details = "vanished", ""
         elif state.get("OOMKilled"):
             reason, details = "oom", self.mem_limit_text
