@@ -8,6 +8,8 @@ workspace with `launcher workspaces move`, and then starts on the other node wit
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -239,3 +241,22 @@ def test_a_node_that_stops_answering_frees_its_gpus_and_its_students_read_why(sw
     else:
         text = resp.text
     assert "workspace is on the GPU server node-b, which does not answer right now" in text, text
+
+
+def test_swarm_mode_on_an_engine_that_is_no_swarm_manager_is_refused_with_a_sentence(tmp_path):
+    site_file = tmp_path / "launcher.yaml"
+    site_file.write_text(
+        f"hub: {{data_dir: {tmp_path / 'data'}}}\ndocker: {{mode: swarm}}\n"
+        f"courses:\n  c1: {{title: T, image: '{IMAGE}', students: [a1]}}\n"
+    )
+    # this machine's own engine is in no swarm (the test swarm's engines are their own)
+    checked = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "up", "--config", str(site_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode != 0
+    assert "docker.mode is swarm, but this host's Docker engine is not a manager of a swarm" in (
+        checked.stdout + checked.stderr
+    )
