@@ -209,13 +209,43 @@ def test_two_nodes_gpus_queue_workspaces_and_a_drained_node(swarm_hub):
     assert page.status_code == 200 and "JupyterLab" in page.text
 
 
+def activate(swarm, name: str) -> None:
+    """Make the node ``name`` take servers again (the drain test took it out)."""
+    manager = swarm.manager.client()
+    (node,) = [n for n in manager.nodes.list() if n.attrs["Description"]["Hostname"] == name]
+    if node.attrs["Spec"]["Availability"] != "active":
+        assert node.update(dict(node.attrs["Spec"], Availability="active"))
+
+
+def test_a_student_waits_for_their_workspaces_node_while_another_has_a_free_gpu(swarm_hub):
+    swarm, hub = swarm_hub
+    admin = hub.session("admin")
+    activate(swarm, "node-b")
+    held = holders(hub)
+    # as the previous test left it: node-a's two GPUs held, node-b's free
+    on_a = sorted(u for u, (_, node) in held.items() if node == "node-a")
+    assert len(on_a) == 2 and len(held) == 2, held
+    waiting = next(u for u in STUDENTS if u not in held)
+    homes = hub.launcher("workspaces").stdout
+    assert any(line.split() == [waiting, "gpu101", "node-a"] for line in homes.splitlines()), homes
+
+    post, progress, queued = admin.queued_start(waiting)
+    assert (
+        "The GPUs of node-a, the server your gpu101 workspace is on, are busy: you are number "
+        "1 of 1 in the queue" in queued
+    )
+    assert container(swarm, hub, waiting) == (None, None), "not on node-b, away from its files"
+    admin.stop_server(on_a[0])
+    assert list(progress)[-1].get("ready")
+    assert post.result().status_code in (201, 202)
+    node, c = container(swarm, hub, waiting)
+    assert node == "node-a" and engine_gpu(c) == held[on_a[0]][0]
+
+
 def test_a_node_that_stops_answering_frees_its_gpus_and_its_students_read_why(swarm_hub):
     swarm, hub = swarm_hub
     admin = hub.session("admin")
-    manager = swarm.manager.client()
-    (node_b,) = [n for n in manager.nodes.list() if n.attrs["Description"]["Hostname"] == "node-b"]
-    if node_b.attrs["Spec"]["Availability"] != "active":  # the previous test drained it
-        assert node_b.update(dict(node_b.attrs["Spec"], Availability="active"))
+    activate(swarm, "node-b")
     before = holders(hub)
 
     events = admin.start_server("f1")
