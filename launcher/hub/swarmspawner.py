@@ -72,18 +72,16 @@ class SwarmCourseSpawner(CourseSpawner):
         self._home = ""  # the node holding the workspace ("": none yet)
         self._target = ""  # the node the service must run on ("": any)
         self._engine_gpus = 0  # GPUs asked of the engine (exclusive courses)
-        self._shared_gpus = False  # the course's students share GPUs (the engine is not asked)
         self._policy = GpuPolicy()  # the course's GPU policy (set at each start)
-        self._runnable: set[str] = set()  # the GPUs this start may have
-        self._allowed: set[str] = set()  # those the engine's choice must be among
+        self._runnable: set[str] = set()  # the GPUs this start may have (the engine's too)
+        self._task_seen: dict | None = None  # the task found running by this start
 
     # --- placement ---
 
     async def _place(self, course_id: str) -> None:
         """The swarm's nodes, and the node holding the student's workspace: a sentence when
         that node cannot run it now."""
-        found = await self.docker("nodes")
-        self._nodes = {n.hostname: n for n in (parse_node(a, self.gpu_resource) for a in found)}
+        self._nodes = {n.hostname: n for n in await self._read_nodes()}
         self._home = (
             await off_loop(self.catalog.store.workspace_node, self.user.name, course_id) or ""
         )
@@ -145,7 +143,6 @@ class SwarmCourseSpawner(CourseSpawner):
 
     def _apply_course(self, course_id: str, course: Course, role: str) -> None:
         super()._apply_course(course_id, course, role)
-        self._shared_gpus = course.gpu.mode == "shared"
         self._policy = GpuPolicy.of(course.gpu)
 
     def _use_grant(self, grant: Grant) -> None:
@@ -161,8 +158,8 @@ class SwarmCourseSpawner(CourseSpawner):
             nodes = [u.node for u in eligible_units(self.broker.units, self._policy)]
             usable = [n for n in nodes if n in self._nodes and self._nodes[n].usable]
             self._target = usable[0] if usable else ""
-        self._engine_gpus = 0 if self._shared_gpus else len(units)
-        self._allowed = set(self._runnable) if units else set()
+        # a shared-GPU course's students share a GPU: the engine is not asked for it
+        self._engine_gpus = 0 if self._policy.mode == "shared" else len(units)
 
     # --- the service ---
 
@@ -237,7 +234,7 @@ class SwarmCourseSpawner(CourseSpawner):
             assigned = swarm.assigned_gpus(task, self.gpu_resource)
             try:
                 self.gpu_uuids = await self.broker.settle(
-                    self.user.name, self.name, assigned, self._allowed, self.reader
+                    self.user.name, self.name, assigned, self._runnable, self.reader
                 )
             except GpuRefusal as exc:
                 raise SpawnException(
@@ -260,12 +257,17 @@ class SwarmCourseSpawner(CourseSpawner):
             )
             self._home = self.node
 
-    def _node_of(self, task: dict | None) -> str:
+    def _node_by_id(self, task: dict | None) -> SwarmNode | None:
+        """The node (as read at this start) a task was placed on."""
         node_id = (task or {}).get("NodeID", "")
-        for node in self._nodes.values():
-            if node.id == node_id:
-                return node.hostname
-        return ""
+        return next((n for n in self._nodes.values() if n.id == node_id), None)
+
+    def _node_of(self, task: dict | None) -> str:
+        node = self._node_by_id(task)
+        return node.hostname if node else ""
+
+    async def _read_nodes(self) -> list[SwarmNode]:
+        return [parse_node(a, self.gpu_resource) for a in await self.docker("nodes")]
 
     async def _task(self) -> dict | None:
         """The service's current task: the one meant to run, else the newest."""
@@ -279,8 +281,8 @@ class SwarmCourseSpawner(CourseSpawner):
         return tasks[-1]
 
     async def get_ip_and_port(self):
-        task = getattr(self, "_task_seen", None) or await self._task()
-        node = next((n for n in self._nodes.values() if n.id == task.get("NodeID")), None)
+        task = self._task_seen or await self._task()
+        node = self._node_by_id(task)
         port = service.published_port(task, self.port)
         if node is None or port is None:
             raise SpawnException(
@@ -353,8 +355,7 @@ class SwarmCourseSpawner(CourseSpawner):
                 return None
             return parse_node(attrs, self.gpu_resource)
         if self.node:
-            for attrs in await self.docker("nodes"):
-                found = parse_node(attrs, self.gpu_resource)
+            for found in await self._read_nodes():
                 if found.hostname == self.node:
                     return found
         return None
