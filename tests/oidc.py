@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import requests
 
 from launcher.proxycheck import proxy_path
+from tests import ports
 from tests.integration.hub import ARTIFACTS, wait_for
 
 IDP_DIR = Path(__file__).resolve().parent / "idp"
@@ -35,19 +35,13 @@ class IdentityProvider:
     accounts: dict
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def identity_provider(tmp: Path, accounts: dict, redirect_uri: str, name: str = "idp"):
     """Run the provider with ``accounts`` ({user: {password, groups}}) and one client whose
     redirect URI is ``redirect_uri`` (the hub's /hub/oauth_callback)."""
     if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("oidc-provider is not installed: run `make test` (npm ci in tests/idp)")
-    port = _free_port()
+    port = ports.free_port()
     secret = secrets.token_urlsafe(24)
     config = tmp / f"{name}.json"
     config.write_text(

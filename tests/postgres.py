@@ -11,10 +11,11 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests import ports
 
 #: URL -> data directory of each running test server (to find its processes)
 DATA_DIRS: dict[str, Path] = {}
@@ -77,9 +78,7 @@ def postgres_server():
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = ports.free_port()
     subprocess.run(
         _as_postgres([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "launcher"]),
         check=True,

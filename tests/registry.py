@@ -15,7 +15,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -25,14 +24,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import ports
+
 BINARY = "docker-registry"
 START_TIMEOUT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(root: Path, port: int) -> str:
@@ -124,7 +119,7 @@ def local_registry():
     registry = None
     try:
         for _attempt in range(3):  # the free port may be taken between probe and bind
-            port = _free_port()
+            port = ports.free_port()
             config = base / "config.yml"
             config.write_text(_config(base / "data", port))
             log = base / "registry.log"

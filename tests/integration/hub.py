@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import yaml
 from launcher import dockerhost, pidfiles
 from launcher.hub import firewall
 from launcher.secrets import STAFF_PASSWORDS_FILE, staff_passwords
+from tests import ports
 from tests.processes import end
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,18 +54,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
 
 def free_port_pair() -> int:
     """A port P such that P and P+1 (the proxy API) are free on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000:
-            with socket.socket() as s2:
-                try:
-                    s2.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free pair of ports on 127.0.0.1")
+    return ports.free_port(span=2)
 
 
 def expected_torch_version(tag: str = IMAGE_TAG) -> str:
