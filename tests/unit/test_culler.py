@@ -1,14 +1,17 @@
-"""Session limits (pure): idle, maximum age and GPU-idle culling, with a controlled clock."""
+"""Session limits (pure): idle, maximum age and GPU-idle culling, with a controlled clock;
+and the culler's round that feeds them (a job run over SSH keeps a busy GPU from being idle)."""
 
 from datetime import datetime, timedelta
 
+import docker.errors
 import pytest
 
 from launcher.gpu import metrics
 from launcher.gpu.inventory import Unit
 from launcher.gpu.quota import Quota, QuotaUse
-from launcher.services.culler.rules import Server, judge, track_gpu_idle
-from launcher.settings import CourseSession
+from launcher.services.culler.rules import Server, gpu_busy_servers, judge, track_gpu_idle
+from launcher.services.culler.service import Culler
+from launcher.settings import CourseSession, parse_site
 
 T0 = datetime(2026, 11, 24, 9, 0)
 SH, BERLIN = "Asia/Shanghai", "Europe/Berlin"
@@ -151,3 +154,119 @@ def test_a_warning_carries_the_time_of_its_stop():
     assert (verdict.action, verdict.stop_at) == ("warn", at(30))
     stop = judge(GPU_SERVER, limits, at(31), gpu_idle_since=at(0))
     assert (stop.action, stop.stop_at) == ("stop", None)
+
+
+# --- a job started over SSH (nohup, then disconnected): no JupyterLab activity, busy GPU ---
+
+CPU_SERVER = Server("cy", "", "dl101", T0, at(0), ())
+
+
+@pytest.mark.parametrize(
+    "server, now, gpu_idle_since, gpu_busy, expected",
+    [
+        (GPU_SERVER, at(60), None, True, None),  # idle an hour, its GPU busy: left alone
+        (GPU_SERVER, at(200), None, True, None),
+        (GPU_SERVER, at(60), None, False, ("stop", "idle")),  # unknown reading: as before
+        (GPU_SERVER, at(60), at(45), False, ("stop", "idle")),  # idle GPU: as before
+        (CPU_SERVER, at(60), None, False, ("stop", "idle")),  # CPU-only: as before
+        (CPU_SERVER, at(60), None, True, ("stop", "idle")),  # no GPU is never busy
+        (GPU_SERVER, at(240), None, True, ("stop", "max_age")),  # max_age: however busy
+    ],
+)
+def test_the_idle_rule_leaves_a_server_whose_gpu_is_busy(
+    server, now, gpu_idle_since, gpu_busy, expected
+):
+    verdict = judge(server, LIMITS, now, gpu_idle_since, gpu_busy=gpu_busy)
+    assert (verdict and (verdict.action, verdict.reason)) == expected
+
+
+def test_a_busy_gpu_does_not_spare_the_quota():
+    spent = QuotaUse(WEEK, 1.0, 0.0, 1, True, T0 + timedelta(days=3))
+    verdict = judge(GPU_SERVER, LIMITS, at(60), None, spent, gpu_busy=True)
+    assert (verdict.action, verdict.reason) == ("stop", "quota")
+
+
+WHOLE = {"GPU-a", "GPU-b", "GPU-c"}  # MIG-1 is an instance of GPU-c
+
+
+@pytest.mark.parametrize(
+    "gpus, utilisation, expected",
+    [
+        (("GPU-a",), {"GPU-a": 37}, True),
+        (("GPU-a",), {"GPU-a": 0}, False),
+        (("GPU-a",), {"GPU-a": None}, False),  # NVML could not say: never busy
+        (("GPU-a",), {}, False),  # not reported at all
+        (("GPU-a", "GPU-b"), {"GPU-a": 0, "GPU-b": 5}, True),  # one busy unit is enough
+        (("GPU-a", "GPU-b"), {"GPU-a": None, "GPU-b": 5}, True),
+        (("MIG-1",), {"MIG-1": 80}, False),  # its GPU's figure: perhaps a neighbour's work
+        ((), {"GPU-a": 90}, False),  # a CPU-only server
+    ],
+)
+def test_gpu_busy_counts_only_a_known_reading_of_the_servers_own_gpu(gpus, utilisation, expected):
+    server = Server("ann", "", "dl101", T0, None, gpus)
+    assert (server.key in gpu_busy_servers([server], utilisation, WHOLE)) is expected
+
+
+def test_a_gpu_shared_with_another_student_does_not_say_whose_work_it_is():
+    ann = Server("ann", "", "dl101", T0, None, ("GPU-a",))
+    bob = Server("bob", "", "dl101", T0, None, ("GPU-a",))
+    cy = Server("cy", "", "dl101", T0, None, ("GPU-b",))
+    busy = gpu_busy_servers([ann, bob, cy], {"GPU-a": 90, "GPU-b": 90}, WHOLE)
+    assert busy == {("cy", "")}
+
+
+CULLED = """
+hub: {data_dir: DATA}
+courses:
+  dl101:
+    title: Deep Learning
+    image: launcher/pytorch:2.13-cpu
+    students: [ann]
+    gpu: {per_student: 1}
+    session: {idle_timeout: 3600, gpu_idle_timeout: 7200}
+"""
+
+
+class ActiveHub:
+    """The hub API as the culler uses it: ann's default server, last active at T0."""
+
+    def __init__(self):
+        self.stopped = []
+
+    def active_users(self):
+        server = {"ready": True, "started": "2026-11-24T09:00:00Z"}
+        server["last_activity"] = "2026-11-24T09:00:00Z"
+        return [{"name": "ann", "servers": {"": server}}]
+
+    def stop(self, user, server):
+        self.stopped.append((user, server))
+
+
+class NoContainers:
+    """An engine without the server's container (no language to read, no notice to write)."""
+
+    class containers:  # noqa: N801 - docker-py's attribute
+        @staticmethod
+        def get(name):
+            raise docker.errors.NotFound(name)
+
+
+@pytest.mark.parametrize(
+    "reading, stopped",
+    [
+        (metrics.Reading(93, 20_000, 70), []),  # training over SSH: left alone
+        (metrics.Reading(0, 0, 40), [("ann", "")]),  # GPU idle as well: stopped as idle
+        (metrics.Reading(None, None, None), [("ann", "")]),  # unknown: stopped as before
+    ],
+)
+def test_a_round_reads_the_gpus_and_spares_an_idle_server_that_computes(tmp_path, reading, stopped):
+    site = parse_site(CULLED.replace("DATA", str(tmp_path)), "site.yaml")
+    hub = ActiveHub()
+    unit = Unit(index="0", uuid="GPU-a", model="A100", memory_mib=40960, gpu_uuid="GPU-a")
+    read = lambda: {"GPU-a": reading}  # noqa: E731
+    culler = Culler(site, hub, [unit], read, NoContainers(), lambda: at(61))  # an hour on
+    culler.catalog.store.server_started("ann", "", "dl101", "l_ann_dl101", T0)
+    culler.catalog.store.add(["GPU-a"], "ann", "dl101", "", "l_ann_dl101", T0)
+    verdicts = culler.check()
+    assert hub.stopped == stopped
+    assert [v.reason for v in verdicts] == ["idle"] * len(stopped)

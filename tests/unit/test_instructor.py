@@ -1,12 +1,22 @@
 """The instructor page's pure parts: edits within the admin's limits, the audited update, and
-the roster rows (table-driven)."""
+the roster rows (table-driven); and its course form's SSH switches through the handler."""
 
+import asyncio
+import re
 from datetime import datetime
+from html import unescape
+from urllib.parse import urlencode
 
 import pytest
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 
 from launcher.catalog import Catalog, CatalogConflict
 from launcher.i18n import Reader
+from launcher.services import page
+from launcher.services.instructor import app as instructor
 from launcher.services.instructor.app import audit_row, materials_listing, roster_row
 from launcher.services.instructor.edits import (
     EditForm,
@@ -14,6 +24,7 @@ from launcher.services.instructor.edits import (
     added_people_refused,
     allowed_images,
     apply_form,
+    checkbox,
     gpu_cap,
 )
 from launcher.settings import Course, parse_site
@@ -229,3 +240,198 @@ def test_refusals_in_chinese():
     changed = apply_form(COURSE, form(students="ann\nadmin"))
     (sentence,) = added_people_refused("dl101", COURSE, changed, CATALOG, {"admin"}, ZH._)
     assert sentence.startswith("admin 是管理员：只有管理员才能把此人加入 dl101")
+
+
+# --- SSH into the students' containers: switched from the page where the admin allows it ---
+
+SSH_OFF_SENTENCE = "Only an admin can switch this course's SSH access on or off"
+OPEN = COURSE.model_copy(
+    update={"instructor_limits": COURSE.instructor_limits.model_copy(update={"ssh": True})}
+)
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"ssh": False}, (False, True)),
+        ({"port_forwarding": False}, (True, False)),
+        ({"ssh": False, "port_forwarding": False}, (False, False)),
+        ({"ssh": True, "port_forwarding": True}, (True, True)),
+    ],
+)
+def test_ssh_is_switched_when_the_admin_allows_instructors_to(changes, expected):
+    changed = apply_form(OPEN, form(**changes))
+    assert (changed.ssh.enabled, changed.ssh.port_forwarding) == expected
+    # and switched on again
+    again = apply_form(changed, form(ssh=True, port_forwarding=True))
+    assert (again.ssh.enabled, again.ssh.port_forwarding) == (True, True)
+
+
+@pytest.mark.parametrize(
+    "changes", [{"ssh": False}, {"port_forwarding": False}, {"ssh": False, "image": NEXT}]
+)
+def test_ssh_switched_without_the_admins_leave_is_refused_with_a_sentence(changes):
+    assert COURSE.instructor_limits.ssh is False
+    with pytest.raises(EditRefused) as refused:
+        apply_form(COURSE, form(**changes))
+    assert any(p.startswith(SSH_OFF_SENTENCE) for p in refused.value.problems)
+    assert "instructor_limits.ssh" in " ".join(refused.value.problems)
+
+
+def test_ssh_fields_that_change_nothing_are_not_refused():
+    same = apply_form(COURSE, form(ssh=True, port_forwarding=True))
+    assert (same.ssh.enabled, same.ssh.port_forwarding) == (True, True)
+
+
+@pytest.mark.parametrize("course", [COURSE, OPEN])
+@pytest.mark.parametrize("enabled, forwarding", [(True, True), (False, False), (True, False)])
+def test_absent_ssh_fields_leave_ssh_as_it_is(course, enabled, forwarding):
+    before = course.model_copy(
+        update={
+            "ssh": course.ssh.model_copy(update={"enabled": enabled, "port_forwarding": forwarding})
+        }
+    )
+    changed = apply_form(before, form(image=NEXT))  # ssh and port_forwarding: None
+    assert (changed.ssh.enabled, changed.ssh.port_forwarding) == (enabled, forwarding)
+
+
+@pytest.mark.parametrize(
+    "value, shown, expected",
+    [
+        ("on", True, True),
+        (None, True, False),  # a browser sends nothing for an unchecked box
+        (None, False, None),  # the form had no box: unchanged
+        ("on", False, True),  # a field without the form's box still counts (then judged)
+        ("off", False, False),
+    ],
+)
+def test_a_checkbox_field(value, shown, expected):
+    assert checkbox(value, shown) is expected
+
+
+def test_an_ssh_switch_is_audited_with_the_instructors_name(cat):
+    cat.apply({"dl101": OPEN}, "admin")
+    change = cat.update("dl101", apply_form(OPEN, form(ssh=False)), "ines")
+    assert change.details == ["ssh.enabled: True -> False"]
+    last = cat.store.audit_log("dl101")[-1]
+    assert (last["actor"], last["details"]) == ("ines", "ssh.enabled: True -> False")
+
+
+def test_the_ssh_refusal_and_the_boxes_in_chinese():
+    with pytest.raises(EditRefused) as refused:
+        apply_form(COURSE, form(ssh=False), ZH._)
+    assert refused.value.problems == [
+        "只有管理员可以开启或关闭本课程的 SSH 访问（管理员可通过 instructor_limits.ssh "
+        "允许教师这样做）。"
+    ]
+    assert ZH._("Students may sign in over SSH") == "允许学生通过 SSH 登录"
+    assert ZH._("Port forwarding (VS Code Remote-SSH, TensorBoard)") == (
+        "端口转发（VS Code Remote-SSH、TensorBoard）"
+    )
+
+
+# the form through the page's handler (the hub is not there: the visitor comes from a header)
+
+
+@pytest.fixture
+def visitor(monkeypatch):
+    class Auth:
+        base_url = "/"
+
+        def check_xsrf_cookie(self, handler):  # Tornado's own check (the form's token)
+            return web.RequestHandler.check_xsrf_cookie(handler)
+
+    def current_user(handler):
+        name = handler.request.headers.get("X-Test-User", "")
+        return {"name": name, "admin": False, "groups": []} if name else None
+
+    async def hub_users(handler):
+        return [{"name": "ann", "groups": [], "servers": {}}]
+
+    monkeypatch.setattr(page.ServicePage, "hub_auth", Auth())
+    monkeypatch.setattr(page.ServicePage, "get_current_user", current_user)
+    monkeypatch.setattr(page.ServicePage, "hub_users", hub_users)
+
+
+def visit(app, path: str, post: dict | None = None) -> tuple[int, str]:
+    """GET ``path`` as ines, then (``post``) submit the settings form with those fields, as
+    her browser does (the XSRF token of the page): the last answer's status and page."""
+
+    async def run():
+        sock, port = bind_unused_port()
+        server = HTTPServer(app)
+        server.add_sockets([sock])
+        client, url = AsyncHTTPClient(), f"http://127.0.0.1:{port}{path}"
+        headers = {"X-Test-User": "ines"}
+        try:
+            got = await client.fetch(url, headers=headers, raise_error=False)
+            body = got.body.decode()
+            if post is None:
+                return got.code, body
+            cookie = re.search(r"_xsrf=([^;]+)", got.headers["Set-Cookie"])[1]
+            token = re.search(r'name="_xsrf" value="([^"]+)"', body)[1]
+            sent = await client.fetch(
+                url,
+                method="POST",
+                headers={**headers, "Cookie": f"_xsrf={cookie}"},
+                body=urlencode({**post, "_xsrf": token}),
+                raise_error=False,
+            )
+            return sent.code, unescape(sent.body.decode())
+        finally:
+            server.stop()
+
+    return asyncio.run(run())
+
+
+FIELDS = {"image": PIN, "gpu_per_student": "1", "students": "ann\nbob", "materials": "on"}
+
+
+def test_the_form_shows_the_ssh_boxes_only_where_the_admin_allows_them(visitor, cat, tmp_path):
+    cat.apply({"open": OPEN}, "admin")
+    app = instructor.app("/services/courses/", cat, tmp_path / "materials")
+    status, shown = visit(app, "/services/courses/c/open")
+    assert status == 200, shown
+    assert re.search(r'name="ssh" id="ssh" checked', shown)
+    assert re.search(r'name="port_forwarding" id="port_forwarding" checked', shown)
+    assert "Students may sign in over SSH" in shown and 'name="ssh_shown"' in shown
+    status, hidden = visit(app, "/services/courses/c/dl101")
+    assert status == 200 and "Course settings" in hidden
+    assert 'name="ssh' not in hidden and 'name="port_forwarding"' not in hidden
+    assert "Students may sign in over SSH" not in hidden
+
+
+def test_unchecking_ssh_on_the_page_saves_it_with_the_instructors_name(visitor, cat, tmp_path):
+    cat.apply({"open": OPEN}, "admin")
+    app = instructor.app("/services/courses/", cat, tmp_path / "materials")
+    # the browser sends port_forwarding (checked) and nothing for ssh (unchecked)
+    fields = {**FIELDS, "ssh_shown": "1", "port_forwarding": "on"}
+    status, saved = visit(app, "/services/courses/c/open", fields)
+    assert status == 200 and "Saved: ssh.enabled: True -> False." in saved, saved
+    assert not re.search(r'name="ssh" id="ssh" checked', saved)
+    assert (cat.courses()["open"].ssh.enabled, cat.courses()["open"].ssh.port_forwarding) == (
+        False,
+        True,
+    )
+    last = cat.store.audit_log("open")[-1]
+    assert (last["actor"], last["details"]) == ("ines", "ssh.enabled: True -> False")
+    # a form without the boxes (an older page) leaves it as it is
+    _, same = visit(app, "/services/courses/c/open", FIELDS)
+    assert "Saved: nothing changed." in same
+    assert cat.courses()["open"].ssh.enabled is False
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"ssh_shown": "1"},  # both boxes "unchecked"
+        {"ssh": "off"},
+        {"ssh_shown": "1", "ssh": "on"},  # port forwarding "unchecked"
+    ],
+)
+def test_a_forged_ssh_field_is_refused_without_the_admins_leave(visitor, cat, tmp_path, forged):
+    app = instructor.app("/services/courses/", cat, tmp_path / "materials")
+    status, refused = visit(app, "/services/courses/c/dl101", {**FIELDS, **forged})
+    assert status == 400 and SSH_OFF_SENTENCE in refused, refused
+    assert cat.courses()["dl101"].ssh == COURSE.ssh
+    assert len(cat.store.audit_log("dl101")) == 1  # the admin's create only

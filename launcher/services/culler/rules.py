@@ -5,7 +5,14 @@ servers with their activity, the GPU units each holds, and the utilisation NVML 
 answer what to do. No clock, hub or Docker call in here.
 
 * **idle**: no activity (web traffic or kernel activity reported by JupyterLab) for
-  ``idle_timeout`` seconds: stop.
+  ``idle_timeout`` seconds: stop, unless the server's GPU is busy now. A training job a
+  student started over SSH (``nohup``, then disconnected) makes no JupyterLab activity but
+  keeps its GPU above 0%: it is not "idle" (``max_age``, the quota and GPU idle still
+  apply). Busy counts only a reading that is the server's own (:func:`gpu_busy_servers`):
+  a whole GPU no other running server holds, with a figure NVML gave. A MIG instance (it
+  reports its GPU's figure) or a GPU shared with other students cannot say whose work it
+  is, and an unknown reading says nothing: such servers are stopped when idle, as a
+  CPU-only one is.
 * **max age**: ``max_age`` seconds after the start: stop, however busy.
 * **quota**: a GPU session whose student's GPU-hour quota for the course runs out during it:
   a warning ``quota_warning`` seconds before, then a stop that frees the GPU (the quota is
@@ -22,7 +29,8 @@ zone (``hub.timezone``) with its abbreviation: the warning is a file read later,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
@@ -91,6 +99,27 @@ def track_gpu_idle(
     return idle_since
 
 
+def gpu_busy_servers(
+    servers: Iterable[Server],
+    utilisation: Mapping[str, int | None],
+    whole_gpus: Collection[str],
+) -> set[tuple[str, str]]:
+    """The servers whose own work keeps a GPU busy now: a unit they hold reads above 0%, and
+    the figure is theirs alone: the unit is a whole GPU (in ``whole_gpus``; a MIG instance
+    reports its GPU's figure, perhaps a neighbour's work) that no other running server holds
+    (a shared GPU). An unknown reading (None, or none at all) is never busy."""
+    servers = list(servers)
+    holders = Counter(uuid for server in servers for uuid in set(server.gpus))
+    return {
+        server.key
+        for server in servers
+        if any(
+            uuid in whole_gpus and holders[uuid] == 1 and (utilisation.get(uuid) or 0) > 0
+            for uuid in server.gpus
+        )
+    }
+
+
 def judge(
     server: Server,
     limits: CourseSession,
@@ -99,11 +128,13 @@ def judge(
     quota: QuotaUse | None = None,
     zone: tzinfo | str = localtime.DEFAULT_ZONE,
     reader: Reader | None = None,
+    gpu_busy: bool = False,
 ) -> Verdict | None:
     """What to do with one running server now (None: leave it alone). ``quota``: the
     student's use of the course's GPU-hour quota, running session included (None: no
     quota); ``zone``: the site's time zone, of the times in the sentences; ``reader``: the
-    student's language (English in ``zone`` by default)."""
+    student's language (English in ``zone`` by default); ``gpu_busy``: its own GPU is in
+    use now (:func:`gpu_busy_servers`), so no activity in JupyterLab does not make it idle."""
     reader = reader or Reader(ENGLISH.lang, zone)
     _ = reader._
     if limits.max_age and now - server.started >= timedelta(seconds=limits.max_age):
@@ -117,7 +148,8 @@ def judge(
             ).format(course=server.course, limit=_minutes(limits.max_age, reader)),
         )
     last = server.last_activity or server.started
-    if limits.idle_timeout and now - last >= timedelta(seconds=limits.idle_timeout):
+    busy = gpu_busy and bool(server.gpus)  # e.g. a job started over SSH, still computing
+    if limits.idle_timeout and not busy and now - last >= timedelta(seconds=limits.idle_timeout):
         return Verdict(
             server,
             "stop",

@@ -30,7 +30,13 @@ from launcher.gpu.inventory import Unit
 from launcher.gpu.quota import Quota, QuotaUse, period_bounds, use
 from launcher.i18n import Reader
 from launcher.preflight import GpuConfigError, gpu_inventory
-from launcher.services.culler.rules import Server, Verdict, judge, track_gpu_idle
+from launcher.services.culler.rules import (
+    Server,
+    Verdict,
+    gpu_busy_servers,
+    judge,
+    track_gpu_idle,
+)
 from launcher.settings import Course, Site, load_site
 from launcher.store import utcnow
 
@@ -154,6 +160,9 @@ class Culler:
         readings = metrics.per_unit(self.read_gpus(), self.units)
         utilisation = {uuid: r.utilisation for uuid, r in readings.items()}
         self.idle_since = track_gpu_idle(self.idle_since, servers, utilisation, now)
+        # busy by their own work (a job run over SSH, say): not idle without JupyterLab
+        whole = {u.uuid for u in self.units if u.gpu_uuid == u.uuid}
+        busy = gpu_busy_servers(servers, utilisation, whole)
         courses = self.catalog.courses()
         verdicts = []
         for server in servers:
@@ -166,6 +175,7 @@ class Culler:
                 self._quota_use(server, course, now),
                 self.site.hub.timezone,
                 self._reader(server),
+                gpu_busy=server.key in busy,
             )
             if verdict is None and server.key in self.warned:
                 self._notice(server, None)  # busy again: take the warning back

@@ -33,6 +33,7 @@ from launcher.services.instructor.edits import (
     added_people_refused,
     allowed_images,
     apply_form,
+    checkbox,
     gpu_cap,
 )
 from launcher.services.page import ServicePage, listen, make_app, service_prefix, site_settings
@@ -105,12 +106,15 @@ class CourseHandler(Page):
         course, role = self.course_or_403(course_id)
         if role not in ("instructor", "admin"):
             raise web.HTTPError(403, self._("Only the course's instructors change the course."))
+        shown = "ssh_shown" in self.request.body_arguments  # the form had the SSH boxes
         form = EditForm(
             image=self.get_body_argument("image", course.image),
             gpu_per_student=self.get_body_argument("gpu_per_student", "0"),
             students=self.get_body_argument("students", ""),
             tas=self.get_body_argument("tas", ""),
             materials=self.get_body_argument("materials", "") == "on",
+            ssh=checkbox(self.get_body_argument("ssh", None), shown),
+            port_forwarding=checkbox(self.get_body_argument("port_forwarding", None), shown),
         )
         _ = self._
         try:

@@ -19,6 +19,9 @@ class EditForm:
     students: str  # one username per line (or separated by commas / spaces)
     tas: str
     materials: bool
+    # SSH sign-in and its port forwarding (course.ssh); None: unchanged (the form had no box)
+    ssh: bool | None = None
+    port_forwarding: bool | None = None
 
 
 class EditRefused(ValueError):
@@ -36,6 +39,15 @@ def allowed_images(course: Course) -> list[str]:
 def gpu_cap(course: Course) -> int:
     cap = course.instructor_limits.max_gpu_per_student
     return course.gpu.per_student if cap is None else cap
+
+
+def checkbox(value: str | None, shown: bool) -> bool | None:
+    """A checkbox's field as the form sent it (``value``: None when absent; a browser sends
+    nothing for an unchecked box, so the form marks the boxes it ``shown``): True or False,
+    or None when the form had no such box and no such field came (unchanged)."""
+    if value is None:
+        return False if shown else None
+    return value == "on"
 
 
 def names(text: str) -> list[str]:
@@ -70,12 +82,26 @@ def apply_form(course: Course, form: EditForm, _: Translate = str) -> Course:
                 limit=limit, count=len(students)
             )
         )
+    ssh = course.ssh.enabled if form.ssh is None else form.ssh
+    forwarding = (
+        course.ssh.port_forwarding if form.port_forwarding is None else form.port_forwarding
+    )
+    if not course.instructor_limits.ssh and (
+        (ssh, forwarding) != (course.ssh.enabled, course.ssh.port_forwarding)
+    ):
+        problems.append(
+            _(
+                "Only an admin can switch this course's SSH access on or off (the admin lets "
+                "instructors do it with instructor_limits.ssh)."
+            )
+        )
     if problems:
         raise EditRefused(problems)
     data = course.model_dump(mode="json")
     data.update(image=form.image, students=students, tas=tas)
     data["gpu"]["per_student"] = per_student
     data["materials"]["enabled"] = form.materials
+    data["ssh"].update(enabled=ssh, port_forwarding=forwarding)
     try:
         return Course.model_validate(data)
     except ValidationError as exc:
