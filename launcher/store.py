@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     delete,
     event,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from launcher import schema
@@ -192,6 +193,35 @@ workspace_nodes = Table(
     Column("since", DateTime(timezone=False), nullable=False),
 )
 
+#: the SSH public keys each user registered on the hub's key page (/hub/ssh-keys), with which
+#: they sign in to the hub's SSH endpoint; a user names each key and has at most
+#: :data:`MAX_SSH_KEYS`
+ssh_keys = Table(
+    "ssh_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(255), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("key", Text, nullable=False),  # the OpenSSH line "type base64", no comment
+    Column("fingerprint", String(128), nullable=False),  # "SHA256:..." (ssh-keygen -lf)
+    Column("added_at", DateTime(timezone=False), nullable=False),
+    Column("last_used_at", DateTime(timezone=False), nullable=True),
+    UniqueConstraint("username", "fingerprint", name="uq_ssh_keys_username_fingerprint"),
+    UniqueConstraint("username", "name", name="uq_ssh_keys_username_name"),
+)
+
+#: the SSH endpoint's refused sign-ins (a key nobody registered, a wrong token, a user the hub
+#: does not know, a locked-out source), for the admins and the endpoint's own lock-outs
+ssh_failures = Table(
+    "ssh_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=False), nullable=False, index=True),
+    Column("username", String(255), nullable=False),
+    Column("source", String(64), nullable=False),  # the client's address
+    Column("reason", String(32), nullable=False),  # key, token, unknown-user, locked, ...
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -227,6 +257,44 @@ class Sample:
     memory_used_mib: int | None
     holders: int
     course: str | None
+
+
+@dataclass(frozen=True)
+class SshKey:
+    """A registered SSH public key: ``key`` is the OpenSSH line "type base64" (no comment),
+    ``fingerprint`` "SHA256:..."; ``last_used_at`` None until the SSH endpoint accepts it."""
+
+    id: int
+    username: str
+    name: str
+    key: str
+    fingerprint: str
+    added_at: datetime
+    last_used_at: datetime | None = None
+
+
+#: the most SSH keys one user may register
+MAX_SSH_KEYS = 20
+
+
+class DuplicateSshKey(ValueError):
+    """The user has a key of this name, or this key, already: ``what`` is ``"name"`` or
+    ``"key"``."""
+
+    def __init__(self, what: str, username: str):
+        self.what = what
+        taken = "a key of this name" if what == "name" else "this key"
+        super().__init__(f"{username} has registered {taken} already")
+
+
+class TooManySshKeys(ValueError):
+    """The user has :data:`MAX_SSH_KEYS` keys already."""
+
+    def __init__(self, username: str):
+        super().__init__(
+            f"{username} has {MAX_SSH_KEYS} SSH keys already, the most a user may have: "
+            "remove one first"
+        )
 
 
 class StoreUnavailable(RuntimeError):
@@ -682,6 +750,70 @@ class Store:
             )
             return [tuple(row) for row in rows]
 
+    # --- SSH keys and the SSH endpoint's refusals ---
+
+    def add_ssh_key(
+        self, username: str, name: str, key: str, fingerprint: str, at: datetime
+    ) -> int:
+        """Register a key (``key`` the OpenSSH line, ``fingerprint`` its "SHA256:...");
+        returns its id. :class:`DuplicateSshKey` when the user has this name or this key
+        already, :class:`TooManySshKeys` when they have :data:`MAX_SSH_KEYS`."""
+        try:
+            with self.engine.begin() as conn:
+                _ssh_key_free(conn, username, name, fingerprint)
+                count = select(func.count()).where(ssh_keys.c.username == username)
+                if conn.execute(count).scalar() >= MAX_SSH_KEYS:
+                    raise TooManySshKeys(username)
+                added = conn.execute(
+                    insert(ssh_keys).values(
+                        username=username, name=name, key=key, fingerprint=fingerprint, added_at=at
+                    )
+                )
+                return added.inserted_primary_key[0]
+        except IntegrityError:  # the same key or name, added at this very moment
+            with self.engine.connect() as conn:
+                _ssh_key_free(conn, username, name, fingerprint)
+            raise
+
+    def ssh_keys(self, username: str) -> list[SshKey]:
+        """``username``'s keys, oldest first."""
+        query = select(ssh_keys).where(ssh_keys.c.username == username).order_by(ssh_keys.c.id)
+        with self.engine.connect() as conn:
+            return [SshKey(**row._mapping) for row in conn.execute(query)]
+
+    def remove_ssh_key(self, username: str, key_id: int) -> bool:
+        """Remove one of ``username``'s keys; False when they have none of this id."""
+        mine = (ssh_keys.c.id == key_id) & (ssh_keys.c.username == username)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(ssh_keys).where(mine)).rowcount > 0
+
+    def ssh_key_used(self, key_id: int, at: datetime) -> None:
+        """The SSH endpoint accepted this key at ``at``."""
+        with self.engine.begin() as conn:
+            conn.execute(update(ssh_keys).where(ssh_keys.c.id == key_id).values(last_used_at=at))
+
+    def record_ssh_failure(self, username: str, source: str, reason: str, at: datetime) -> None:
+        """A sign-in the SSH endpoint refused: who it claimed to be, from where (the client's
+        address), why (``key``, ``token``, ``unknown-user``, ``locked``...). Longer texts
+        than the columns hold are cut (the name is the client's to choose)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(ssh_failures).values(
+                    at=at, username=username[:255], source=source[:64], reason=reason[:32]
+                )
+            )
+
+    def ssh_failures(self, since: datetime) -> list[dict]:
+        """The refused sign-ins since ``since``, newest first: id, at, username, source,
+        reason."""
+        query = (
+            select(ssh_failures)
+            .where(ssh_failures.c.at >= since)
+            .order_by(ssh_failures.c.at.desc(), ssh_failures.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     # --- spawn timings ---
 
     def record_spawn(
@@ -757,6 +889,17 @@ class Store:
         query = select(admin_audit).order_by(admin_audit.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _ssh_key_free(conn, username: str, name: str, fingerprint: str) -> None:
+    """:class:`DuplicateSshKey` when ``username`` has this key or a key of this name."""
+    mine = ssh_keys.c.username == username
+    if conn.execute(
+        select(ssh_keys.c.id).where(mine, ssh_keys.c.fingerprint == fingerprint)
+    ).first():
+        raise DuplicateSshKey("key", username)
+    if conn.execute(select(ssh_keys.c.id).where(mine, ssh_keys.c.name == name)).first():
+        raise DuplicateSshKey("name", username)
 
 
 def _audit(conn, actor: str, action: str, target: str, course: str, details: str, at) -> int:

@@ -16,7 +16,7 @@ from jupyterhub.app import JupyterHub
 from jupyterhub.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient
 from tornado.ioloop import PeriodicCallback
-from traitlets import Instance, Integer, Unicode
+from traitlets import Instance, Integer, TraitError, Unicode, validate
 
 from launcher import i18n
 from launcher.gpu.broker import GpuBroker
@@ -113,20 +113,39 @@ class LauncherHub(JupyterHub):
         e.g. ``Asia/Shanghai``.""",
     )
 
+    ssh_endpoint = Unicode(
+        "",
+        config=True,
+        help="""Where students reach the hub's SSH endpoint, as ``HOST:PORT`` the way they
+        type it (``ssh -p PORT USER@HOST``), e.g. ``lab.example.edu:2222``; the key page
+        (/hub/ssh-keys) shows it. Empty: SSH is off on this site (the key page says so and
+        takes no keys).""",
+    )
+
+    @validate("ssh_endpoint")
+    def _valid_ssh_endpoint(self, proposal):
+        try:
+            pages.SshFacts.from_endpoint(proposal.value)
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal.value
+
     _docker = None  # the engine, for the reconciliation
 
     def init_handlers(self):
         """JupyterHub's pages in the visitor's language (the home with the course cards),
-        and the language switch at /hub/language."""
+        the language switch at /hub/language and each user's SSH keys at /hub/ssh-keys."""
         super().init_handlers()
         switch = (url_path_join(self.hub_prefix, "language"), pages.LanguageHandler)
-        self.handlers = [switch, *pages.localize(self.handlers)]
+        keys = (url_path_join(self.hub_prefix, "ssh-keys"), pages.SshKeysHandler)
+        self.handlers = [switch, keys, *pages.localize(self.handlers)]
 
     def init_tornado_settings(self):
         super().init_tornado_settings()
         self.tornado_settings[pages.SITE_SETTING] = pages.SiteFacts(
             self.site_name, self.site_language, self.site_timezone
         )
+        self.tornado_settings[pages.SSH_SETTING] = pages.SshFacts.from_endpoint(self.ssh_endpoint)
 
     async def start(self):
         await super().start()

@@ -6,7 +6,8 @@ them. What a template cannot know, the handlers add here: the visitor's language
 ``launcher-lang`` cookie, else ``Accept-Language``, else ``hub.language``), the site's name
 and zone, and on the home page the visitor's course cards. :class:`LauncherHub` wraps each
 of JupyterHub's page handlers in :class:`Localized` and adds :class:`LanguageHandler` (the
-switch on every page, at ``/hub/language?lang=zh-CN&next=/hub/home``).
+switch on every page, at ``/hub/language?lang=zh-CN&next=/hub/home``) and
+:class:`SshKeysHandler` (each user's SSH keys, at ``/hub/ssh-keys``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,34 @@ import docker.errors
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.handlers.pages import HomeHandler
 from jupyterhub.utils import url_path_join
+from sqlalchemy.exc import SQLAlchemyError
+from tornado import web
 
 from launcher import i18n, localtime
 from launcher.courses import course_server, memberships
 from launcher.endpoints import DASHBOARD_SERVICE, PAGE_SERVICE
 from launcher.gpu.quota import Quota, period_bounds, use
 from launcher.hub import home
-from launcher.i18n import Reader
+from launcher.i18n import N_, Reader
 from launcher.images.matrix import MatrixError, load_matrix
 from launcher.images.refs import resolve as resolve_image
-from launcher.store import off_loop, utcnow
+from launcher.sshkeys import (
+    MAX_TEXT,
+    BadSshKey,
+    key_name,
+    name_problem,
+    parse_public_key,
+    ssh_command,
+    vscode_config,
+)
+from launcher.store import (
+    MAX_SSH_KEYS,
+    DuplicateSshKey,
+    StoreUnavailable,
+    TooManySshKeys,
+    off_loop,
+    utcnow,
+)
 
 #: seconds the home page waits for the store and the engine before it shows a sentence
 #: instead of the cards (a store that does not answer must not hang the hub's front page)
@@ -36,6 +55,8 @@ CARDS_TIMEOUT = 3
 
 #: the tornado setting that holds the site's facts (LauncherHub puts it there)
 SITE_SETTING = "launcher_site"
+#: the tornado setting that holds the SSH endpoint's facts (LauncherHub puts it there)
+SSH_SETTING = "launcher_ssh"
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,34 @@ class SiteFacts:
     name: str = "GPU classroom"
     language: str = i18n.DEFAULT
     timezone: str = localtime.DEFAULT_ZONE
+
+
+@dataclass(frozen=True)
+class SshFacts:
+    """Where students reach the hub's SSH endpoint (``ssh -p PORT USER@HOST``); ``enabled``
+    False: SSH is off on this site."""
+
+    host: str = ""
+    port: int = 22
+    enabled: bool = False
+
+    @classmethod
+    def from_endpoint(cls, endpoint: str) -> SshFacts:
+        """``"HOST:PORT"`` (``"[::1]:2222"`` for an IPv6 address); "" is SSH off. ValueError
+        with a sentence for anything else."""
+        endpoint = endpoint.strip()
+        if not endpoint:
+            return cls()
+        host, _, port = endpoint.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or any(c.isspace() or c in "@/" for c in host) or not port.isdigit():
+            raise ValueError(
+                f"{endpoint!r} is not an SSH endpoint: write HOST:PORT as students type it, "
+                "e.g. lab.example.edu:2222"
+            )
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"{endpoint!r}: the port {port} is not between 1 and 65535")
+        return cls(host, int(port), True)
 
 
 class Localized:
@@ -76,8 +125,13 @@ class Localized:
             here=self.request.uri,
             courses_url=url_path_join(self.base_url, "services", PAGE_SERVICE) + "/",
             dashboard_url=url_path_join(self.base_url, "services", DASHBOARD_SERVICE) + "/",
+            ssh_keys_url=url_path_join(self.hub.base_url, "ssh-keys") if self.ssh.enabled else None,
         )
         return ns
+
+    @property
+    def ssh(self) -> SshFacts:
+        return self.settings.get(SSH_SETTING) or SshFacts()
 
 
 class CourseHome(Localized, HomeHandler):
@@ -123,6 +177,91 @@ class LanguageHandler(Localized, BaseHandler):
         if parsed.scheme or parsed.netloc or not target.startswith("/") or "\\" in target:
             return url_path_join(self.hub.base_url, "home")
         return target
+
+
+class SshKeysHandler(Localized, BaseHandler):
+    """``/hub/ssh-keys``: the signed-in user's SSH keys (theirs only; an admin has no more
+    here): the list, a form to add one (a name and the public key), a button to remove each,
+    and how to sign in (``ssh``, VS Code's ``~/.ssh/config``). A refusal is a sentence on the
+    page (HTTP 400), never a traceback; the store is asked off the event loop."""
+
+    @web.authenticated
+    async def get(self):
+        done = self.get_argument("done", "")
+        await self._page(done=done if done in ("added", "removed") else "")
+
+    @web.authenticated
+    async def post(self):
+        _ = self.reader.gettext
+        user = self.current_user
+        if not self.ssh.enabled:
+            return await self._page(status=400)
+        action = self.get_body_argument("action", "")
+        try:
+            if action == "add":
+                name = self.get_body_argument("name", "")
+                text = self.get_body_argument("key", "")
+                refused = await off_loop(
+                    _add_key, user.spawner, user.name, name, text, _("key {n}")
+                )
+                if refused:
+                    kept = "" if refused.kind == "private" else text[:MAX_TEXT]  # no secret back
+                    return await self._page(refused.sentence(_), name, kept, status=400)
+                return self._back("added")
+            if action == "remove":
+                key_id = self.get_body_argument("key_id", "")
+                if (
+                    key_id.isdigit()
+                    and len(key_id) < 19
+                    and await off_loop(_remove_key, user.spawner, user.name, int(key_id))
+                ):
+                    return self._back("removed")
+                sentence = _("This key is not among yours (it may have been removed already).")
+                return await self._page(sentence, status=404)
+        except (SQLAlchemyError, StoreUnavailable) as exc:
+            self.log.warning("Could not change the SSH keys of %s: %s", user.name, exc)
+            sentence = _(
+                "Nothing was changed: the launcher's database does not answer. Try again in a "
+                "minute; if it keeps failing, tell the admin."
+            )
+            return await self._page(sentence, status=503)
+        await self._page(_("The request was not understood"), status=400)
+
+    def _back(self, done: str) -> None:
+        """After a change, the page again (a reload does not send the form twice)."""
+        self.redirect(url_path_join(self.hub.base_url, "ssh-keys") + f"?done={done}", status=303)
+
+    async def _page(
+        self, problem: str = "", name: str = "", text: str = "", status: int = 200, done: str = ""
+    ) -> None:
+        """The page, with ``problem`` (a sentence) and the form as the user filled it."""
+        user, ssh = self.current_user, self.ssh
+        facts = None
+        if ssh.enabled:
+            groups = [g.name for g in user.groups]
+            try:
+                facts = await off_loop(_ssh_facts, user.spawner, user.name, groups)
+            except Exception as exc:  # noqa: BLE001 -- the page still shows, with a sentence
+                self.log.warning("Could not read the SSH keys of %s: %s", user.name, exc)
+                status = 503 if status == 200 else status
+        html = await self.render_template(
+            "ssh_keys.html",
+            ssh=ssh,
+            facts=facts,
+            command=ssh_command(user.name, ssh.host, ssh.port),
+            course_commands=[
+                (course_id, title, on, ssh_command(user.name, ssh.host, ssh.port, course_id))
+                for course_id, title, on in (facts.courses if facts else [])
+            ],
+            vscode=vscode_config(user.name, ssh.host, ssh.port),
+            problem=problem,
+            typed_name=name,
+            typed_key=text,
+            done=done,
+            max_keys=MAX_SSH_KEYS,
+        )
+        self.set_status(status)
+        self.finish(html)
 
 
 def localize(handlers: list) -> list:
@@ -218,6 +357,66 @@ def _facts(spawner, username: str, groups: list[str]) -> _Facts:
     images = sorted({resolve_image(courses[c].image, spawner.registry_mirror) for c in mine})
     warnings = store.warnings_of(username)
     return _Facts(courses, mine, started, held, quotas, images, matrix, warnings)
+
+
+@dataclass(frozen=True)
+class _SshFacts:
+    keys: list  # the user's SshKey rows, oldest first
+    courses: list  # (course id, title, SSH on) of the user's courses, the first one first
+
+
+def _ssh_facts(spawner, username: str, groups: list[str]) -> _SshFacts:
+    catalog = spawner.catalog
+    keys = catalog.store.ssh_keys(username)
+    courses = catalog.courses()
+    mine = memberships(courses, username, groups)
+    return _SshFacts(keys, [(c, courses[c].title, _ssh_on(courses[c])) for c in mine])
+
+
+def _ssh_on(course) -> bool:
+    """Whether the course's servers take SSH sign-ins (its ``ssh.enabled``, on by default)."""
+    return getattr(getattr(course, "ssh", None), "enabled", True)
+
+
+def _add_key(spawner, username: str, typed: str, text: str, numbered: str) -> BadSshKey | None:
+    """Register the key in ``text`` for ``username``, named ``typed`` (else the key's comment,
+    else ``numbered``: "key N" in the user's language); what refuses it, None when added."""
+    try:
+        key = parse_public_key(text)
+    except BadSshKey as exc:
+        return exc
+    store = spawner.catalog.store
+    have = store.ssh_keys(username)
+    name = key_name(typed, key.comment, {k.name for k in have}, numbered)
+    problem = name_problem(name)
+    if problem:
+        return problem
+    try:
+        store.add_ssh_key(username, name, key.line, key.fingerprint, utcnow())
+    except DuplicateSshKey as exc:
+        if exc.what == "key":
+            same = next((k.name for k in have if k.fingerprint == key.fingerprint), name)
+            return BadSshKey(
+                "duplicate-key",
+                N_("You have registered this key already, as {name}."),
+                name=same,
+            )
+        return BadSshKey(
+            "duplicate-name",
+            N_("You have a key named {name} already: give this one another name."),
+            name=name,
+        )
+    except TooManySshKeys:
+        return BadSshKey(
+            "too-many",
+            N_("You have {most} keys already, the most one may have: remove one first."),
+            most=MAX_SSH_KEYS,
+        )
+    return None
+
+
+def _remove_key(spawner, username: str, key_id: int) -> bool:
+    return spawner.catalog.store.remove_ssh_key(username, key_id)
 
 
 async def _image_present(spawner, image: str) -> bool:
