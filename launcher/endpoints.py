@@ -15,6 +15,8 @@ DASHBOARD_SERVICE = "dashboard"
 METRICS_SERVICE = "launcher-metrics"
 #: the hub's own token for resuming the starts a previous hub left unfinished (in memory only)
 RESUME_SERVICE = "launcher-resume"
+#: the SSH endpoint (launcher.services.ssh): students' ssh, scp, sftp, VS Code Remote-SSH
+SSH_SERVICE = "launcher-ssh"
 METRICS_SCOPE = "custom:launcher:read-metrics"
 #: the hub's API port, on the students' network's gateway (the proxy sends the hub's pages
 #: there, the servers call the hub there)

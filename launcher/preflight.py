@@ -5,6 +5,8 @@ by `launcher check` / `launcher up`, and by the services that read the GPUs.
 
 from __future__ import annotations
 
+import socket
+
 from launcher import dockerhost, swarm
 from launcher.gpu import inventory
 from launcher.gpu.inventory import Unit
@@ -37,7 +39,26 @@ def host_blockers(site: Site) -> tuple[list[Unit], list[str]]:
             f"images.session_ca_bundle names {bundle}, which is not a file on this host "
             "(give the full PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt)."
         )
+    problems += ssh_blockers(site)
     return units, problems
+
+
+def ssh_blockers(site: Site) -> list[str]:
+    """The SSH endpoint's address must be free (another sshd, or another hub, holds it?)."""
+    if not site.ssh.enabled:
+        return []
+    family = socket.AF_INET6 if ":" in site.ssh.bind_host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the endpoint binds
+        try:
+            sock.bind((site.ssh.bind_host, site.ssh.port))
+        except OSError as exc:
+            return [
+                f"ssh.listen {site.ssh.listen} cannot be used ({exc.strerror}): give the SSH "
+                "endpoint a free port on an address of this host (e.g. 0.0.0.0:8022), or turn "
+                "it off with ssh.enabled: false."
+            ]
+    return []
 
 
 class GpuConfigError(RuntimeError):

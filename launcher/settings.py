@@ -453,6 +453,23 @@ class InstructorLimits(_Strict):
         None, ge=0, le=16, description="highest gpu.per_student (default: the current value)"
     )
     max_students: int | None = Field(None, ge=1, description="largest roster (default: any)")
+    ssh: bool = Field(
+        False, description="true: instructors may switch the course's SSH access on and off"
+    )
+
+
+class CourseSsh(_Strict):
+    """SSH into the students' own containers through the hub's endpoint (``ssh:`` of the
+    site), for this course."""
+
+    enabled: bool = Field(
+        True, description="false: the course's servers take no SSH sign-in (JupyterLab only)"
+    )
+    port_forwarding: bool = Field(
+        True,
+        description="local port forwarding (VS Code Remote-SSH, TensorBoard); false: shell, "
+        "commands, scp and sftp only",
+    )
 
 
 class Course(_Strict):
@@ -468,6 +485,7 @@ class Course(_Strict):
     resources: Resources = Resources()
     gpu: CourseGpu = CourseGpu()
     quota: CourseQuota = CourseQuota()
+    ssh: CourseSsh = CourseSsh()
 
     @property
     def members(self) -> list[str]:
@@ -575,6 +593,51 @@ class DashboardSettings(_Strict):
     )
 
 
+class SshSettings(_Strict):
+    """The hub's SSH endpoint: students' ssh, scp, sftp and VS Code Remote-SSH, each into
+    their own container (launcher.services.ssh)."""
+
+    enabled: bool = Field(True, description="false: no SSH endpoint on this site")
+    listen: str = Field(
+        "127.0.0.1:8022",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$",
+        description="address:port the endpoint listens on, e.g. 0.0.0.0:8022",
+    )
+    public_host: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9.:-]*$",
+        description="the host name students type (default: the host of hub.url)",
+    )
+    public_port: int | None = Field(
+        None, ge=1, le=65535, description="the port students type (default: listen's port)"
+    )
+    max_failures: int = Field(
+        5, ge=1, le=1000, description="failed sign-ins per source or user in failure_window"
+    )
+    failure_window: int = Field(
+        600, ge=10, le=86400, description="seconds: the window of max_failures and the lock"
+    )
+    activity_interval: int = Field(
+        60, ge=5, le=3600, description="seconds between reports of an open session's activity"
+    )
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def bind_host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        port = int(value.rsplit(":", 1)[1])
+        if not 1 <= port <= 65535:
+            raise ValueError(f"{port} is not a TCP port (1 to 65535)")
+        return value
+
+
 class Site(_Strict):
     hub: HubSettings = HubSettings()
     docker: DockerSettings = DockerSettings()
@@ -584,6 +647,7 @@ class Site(_Strict):
     tls: TlsSettings = TlsSettings()
     dashboard: DashboardSettings = DashboardSettings()
     auth: AuthSettings = AuthSettings()
+    ssh: SshSettings = SshSettings()
     admins: list[Username] = Field(default_factory=list)
     courses: dict[CourseId, Course] = Field(
         default_factory=dict,

@@ -235,3 +235,11 @@ def start_node_prepull(client, refs: list[str], prefix: str, after, say) -> thre
     thread = threading.Thread(target=run, name="launcher-node-prepull", daemon=True)
     thread.start()
     return thread
+
+
+def published_port(task: dict, port: int) -> int | None:
+    """The node port a running task's ``port`` is published on."""
+    for entry in (task.get("Status", {}).get("PortStatus") or {}).get("Ports") or []:
+        if entry.get("TargetPort") == port and entry.get("PublishedPort"):
+            return int(entry["PublishedPort"])
+    return None

@@ -110,6 +110,13 @@ class Board:
         found = self.store.admin_actions(200)
         return [a for a in found if scope is None or a["course"] in scope][:limit]
 
+    def ssh_failures(self, scope: Scope, hours: int = 24, limit: int = 50) -> list[dict]:
+        """The SSH endpoint's refused sign-ins of the last ``hours``, newest first (admins
+        only: a course's staff get none, a sign-in names no course)."""
+        if scope is not None:
+            return []
+        return self.store.ssh_failures(self.clock() - timedelta(hours=hours))[:limit]
+
     def me(self, username: str, groups: list[str]) -> list[dict]:
         """The student's panel: per course, their GPU now and their quota left."""
         courses = self.courses()

@@ -13,6 +13,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 from launcher import catalog, dockerhost, lifecycle, pidfiles, staff, swarm
 from launcher.courses import staff_roles
@@ -25,6 +26,7 @@ from launcher.endpoints import (
     METRICS_SERVICE,
     PAGE_SERVICE,
     RESUME_SERVICE,
+    SSH_SERVICE,
 )
 from launcher.gpu.broker import GpuBroker
 from launcher.hub import firewall
@@ -43,6 +45,7 @@ from launcher.secrets import (
 )
 from launcher.settings import DEMO_SITE_FILE, Site, load_site
 from launcher.signin import OAuthClient, configure_auth, oauth_client
+from launcher.sshendpoint import ensure_keys
 from launcher.store import Store, utcnow
 
 #: what the instructor page may do with a visitor's token (JupyterHub narrows it to that
@@ -65,6 +68,17 @@ CULLER_SCOPES = (
 #: has checked that the visitor is an admin or runs the course the server was started for
 DASHBOARD_TOKEN_SCOPES = ()
 DASHBOARD_SERVICE_SCOPES = ("delete:servers",)
+
+#: the SSH endpoint's scopes: see who a user is (their groups: campus sign-in), their servers
+#: and a start's progress, start a server (the browser's checks and sentences), and report an
+#: open SSH session as the server's activity (the idle culler reads it)
+SSH_SERVICE_SCOPES = (
+    "read:users:name",
+    "read:users:groups",
+    "read:servers",
+    "servers",
+    "users:activity",
+)
 
 #: the launcher's page templates, extending JupyterHub's (its own are "templates/NAME.html")
 TEMPLATES = Path(__file__).with_name("templates")
@@ -91,6 +105,7 @@ class HostFacts:
     metrics_token: str = ""  # the launcher-metrics service's token (Prometheus)
     oauth: OAuthClient | None = None  # the identity provider (auth.kind oidc / github)
     hub_pid: int = 0  # the hub's own PID: its managed services stop when it is gone
+    ssh_public_key: str = ""  # the SSH endpoint's key into the containers; "": no SSH
     # the hub's token for resuming unfinished starts: new at each start, never written down
     resume_token: str = field(default_factory=lambda: secrets.token_hex(32))
 
@@ -193,6 +208,41 @@ def configure(c, site: Site, host: HostFacts) -> None:
     c.LauncherHub.site_timezone = site.hub.timezone
 
     configure_services(c, host)
+    configure_ssh(c, site, host)
+
+
+def configure_ssh(c, site: Site, host: HostFacts) -> None:
+    """The SSH endpoint (``ssh:`` of the site): a managed service with the scopes it needs,
+    its key in every container of a course with SSH on, and its address on the key page."""
+    if not (site.ssh.enabled and host.site_file and host.ssh_public_key):
+        return
+    c.CourseSpawner.ssh_authorized_keys = host.ssh_public_key
+    c.LauncherHub.ssh_endpoint = ssh_public_endpoint(site)
+    c.JupyterHub.services = [
+        *c.JupyterHub.services,
+        {
+            "name": SSH_SERVICE,
+            "command": [sys.executable, "-m", "launcher.services.ssh.service"],
+            "environment": service_env(host),
+        },
+    ]
+    c.JupyterHub.load_roles = [
+        *c.JupyterHub.load_roles,
+        {
+            "name": SSH_SERVICE,
+            "description": "SSH endpoint: start a student's server, report SSH sessions",
+            "scopes": list(SSH_SERVICE_SCOPES),
+            "services": [SSH_SERVICE],
+        },
+    ]
+
+
+def ssh_public_endpoint(site: Site) -> str:
+    """``HOST:PORT`` as students give them to ``ssh``: ``ssh.public_host``, else the hub
+    URL's host; ``ssh.public_port``, else the port the endpoint listens on."""
+    host = site.ssh.public_host or urlparse(site.hub.url).hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{site.ssh.public_port or site.ssh.port}"
 
 
 def configure_services(c, host: HostFacts) -> None:
@@ -356,6 +406,7 @@ def host_facts(site: Site) -> HostFacts:
         thread = prepull.start_background(client.api, refs, site.images.prepull_concurrency, say)
         if site.docker.mode == "swarm":  # then on every node (a global service per image)
             swarm.start_node_prepull(client, refs, site.docker.prefix, thread, say)
+    ssh_key = ensure_keys(data).gateway_public if site.ssh.enabled else ""
     return HostFacts(
         gateway,
         data,
@@ -367,6 +418,7 @@ def host_facts(site: Site) -> HostFacts:
         sorted({name for course in whole.courses.values() for name in course.members}),
         metrics_token=metrics_token.value,
         oauth=oauth,
+        ssh_public_key=ssh_key,
     )
 
 

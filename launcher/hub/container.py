@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from launcher.settings import Resources
+from launcher.sshendpoint import AUTHORIZED_KEYS_ENV
 
 #: the teaching images' non-root user (images/Dockerfile)
 CONTAINER_USER = "1000:100"
@@ -28,6 +29,12 @@ def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) 
         "NVIDIA_VISIBLE_DEVICES": visible,
         "HOME": HOME,
     }
+
+
+def ssh_env(authorized_keys: str) -> dict[str, str]:
+    """The environment that starts the container's sshd (images/launcher-session) accepting
+    ``authorized_keys`` (the hub's SSH endpoint's key); "" starts none."""
+    return {AUTHORIZED_KEYS_ENV: authorized_keys} if authorized_keys else {}
 
 
 #: the session's locale per hub language: JupyterLab's "default" language follows LANG (the

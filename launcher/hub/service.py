@@ -53,6 +53,7 @@ class ServiceFacts:
     gpu_resource: str = "NVIDIA-GPU"
     node: str = ""  # the node's hostname it must run on ("": any)
     labels: dict[str, str] = field(default_factory=dict)
+    more_ports: tuple[int, ...] = ()  # also published on the node (the sshd's: the SSH endpoint)
 
 
 def mounts(volumes: dict[str, dict[str, str]]) -> list[Mount]:
@@ -104,13 +105,14 @@ def service_kwargs(facts: ServiceFacts) -> dict:
         "name": facts.name,
         "labels": {**facts.labels, SERVICE_LABEL: facts.name},
         # the node's address and a port the engine picks: where the hub and proxy reach it
-        "endpoint_spec": EndpointSpec(ports={None: (facts.port, "tcp", "host")}),
+        "endpoint_spec": endpoint(facts),
     }
 
 
-def published_port(task: dict, port: int) -> int | None:
-    """The node port a running task's ``port`` is published on."""
-    for entry in (task.get("Status", {}).get("PortStatus") or {}).get("Ports") or []:
-        if entry.get("TargetPort") == port and entry.get("PublishedPort"):
-            return int(entry["PublishedPort"])
-    return None
+def endpoint(facts: ServiceFacts) -> EndpointSpec:
+    """JupyterLab's port (and ``more_ports``) published on the task's node, each on a port
+    the engine picks: where the hub, its proxy and its SSH endpoint reach it."""
+    spec = EndpointSpec(ports={None: (facts.port, "tcp", "host")})
+    for port in facts.more_ports:
+        spec["Ports"].append({"Protocol": "tcp", "TargetPort": port, "PublishMode": "host"})
+    return spec

@@ -193,6 +193,15 @@ class CourseSpawner(DockerSpawner):
         ``/var/lib/launcher/materials/dl101``.""",
     )
 
+    ssh_authorized_keys = Unicode(
+        "",
+        config=True,
+        help="""OpenSSH public key line(s) the sshd in a container of a course with SSH on
+        accepts: the hub's SSH endpoint's (set by the hub's configuration from
+        ``ssh.enabled``), e.g. ``ssh-ed25519 AAAA... launcher ssh endpoint``. Empty: no sshd
+        starts in any container.""",
+    )
+
     language = Unicode(
         i18n.DEFAULT,
         config=True,
@@ -756,6 +765,7 @@ class CourseSpawner(DockerSpawner):
             self.volumes = {**self.volumes, **container.materials_mount(source, mode)}
         if self.session_ca_bundle:
             self.read_only_volumes = {self.session_ca_bundle: container.SESSION_CA_PATH}
+        self.ssh_on = course.ssh.enabled and bool(self.ssh_authorized_keys)
         self.mem_limit = course.resources.mem_limit
         self.mem_limit_text = course.resources.mem_limit
         self.cpu_limit = course.resources.cpu_limit
@@ -884,6 +894,7 @@ class CourseSpawner(DockerSpawner):
             container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))
         )
         env.update(container.session_language_env(self.reader.lang))  # JupyterLab's language
+        env.update(container.ssh_env(self.ssh_authorized_keys if self.ssh_on else ""))
         return env
 
     # --- state ---------------------------------------------------------------------------
@@ -900,6 +911,8 @@ class CourseSpawner(DockerSpawner):
         ..., "details": the memory limit or exit code, "at": ISO time}``. Kept in the
         server's state across the stop (and hub restarts); cleared at its next start."""
     )
+
+    ssh_on = False  # the course's servers take SSH sign-ins through the hub's endpoint
 
     _ran = False  # the server started (or was found running): a death now is worth a word
 

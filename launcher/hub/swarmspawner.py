@@ -40,6 +40,7 @@ from launcher.gpu.inventory import SwarmNode, parse_node
 from launcher.hub import service
 from launcher.hub.spawner import CourseSpawner
 from launcher.settings import Course
+from launcher.sshendpoint import CONTAINER_SSH_PORT
 from launcher.store import off_loop, utcnow
 
 #: task states on the way to running
@@ -198,6 +199,7 @@ class SwarmCourseSpawner(CourseSpawner):
             gpu_resource=self.gpu_resource,
             node=self._target,
             labels={"io.launcher.user": self.user.name, "io.launcher.course": self.course_id},
+            more_ports=(CONTAINER_SSH_PORT,) if self.ssh_on else (),
         )
         created = await self.docker("create_service", **service.service_kwargs(facts))
         return {"ID": created["ID"]}
@@ -283,7 +285,7 @@ class SwarmCourseSpawner(CourseSpawner):
     async def get_ip_and_port(self):
         task = self._task_seen or await self._task()
         node = self._node_by_id(task)
-        port = service.published_port(task, self.port)
+        port = swarm.published_port(task, self.port)
         if node is None or port is None:
             raise SpawnException(
                 self.reader._(

@@ -24,6 +24,8 @@ FLOORS = [
         "launcher.schema",
         "launcher.migrations",
         "launcher.hostchecks",
+        "launcher.sshendpoint",
+        "launcher.sshkeys",
     ),
     ("launcher.settings",),
     ("launcher.courses", "launcher.store", "launcher.signin", "launcher.staff"),

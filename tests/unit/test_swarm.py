@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from launcher import swarm
 from launcher.gpu.allocator import GpuPolicy, Holding, Shortage, choose
 from launcher.gpu.broker import CourseRules, GpuBroker, GpuRefusal
 from launcher.gpu.inventory import InventoryError, from_declared, from_swarm, parse_node, resolve
@@ -162,8 +163,8 @@ def test_the_published_port_and_the_engines_gpus_are_read_from_the_task():
             {"NamedResourceSpec": {"Kind": "FPGA", "Value": "F-1"}},
         ],
     }
-    assert service.published_port(task, 8888) == 30001
-    assert service.published_port(task, 9999) is None
+    assert swarm.published_port(task, 8888) == 30001
+    assert swarm.published_port(task, 9999) is None
     assert assigned_gpus(task, KIND) == ["GPU-b0"]
 
 

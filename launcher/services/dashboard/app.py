@@ -162,6 +162,7 @@ class OverviewHandler(Page):
             "history": self.board.history(span, course),
             "summary": self.board.summary(scope, gpus, queue),
             "actions": self.board.actions(scope),
+            "ssh_failures": self.board.ssh_failures(scope),
             "grantable": [
                 cid for cid, c in self.board.courses(scope).items() if c.quota.gpu_hours is not None
             ],
