@@ -4,69 +4,36 @@ same key again and for a private key pasted by mistake, removes the key; the com
 the VS Code entry for the hub's endpoint; the page in Chinese; nobody removes another's key;
 and a hub without SSH says so. The picture in the docs (docs/img/ssh-keys.png) is taken here."""
 
-import os
 import re
 import subprocess
-import sys
 
 import pytest
-import requests
 
 from launcher.i18n import Reader
 from tests.browser.conftest import document
 from tests.integration.hub import (
-    ADMIN_PASSWORD,
-    USER_PASSWORD,
     HubSession,
     running_hub,
-    wait_for,
 )
 
 pytestmark = pytest.mark.browser
 
 ZH = Reader("zh_CN")
-HOST, PORT = "lab.example.edu", 2222
-SITE = {"hub": {"name": "Deep learning lab", "timezone": "Asia/Shanghai"}}
+HOST, PORT = "lab.example.edu", 8022
+SITE = {
+    "hub": {"name": "Deep learning lab", "timezone": "Asia/Shanghai"},
+    # what students type (the endpoint listens on a free port of 127.0.0.1)
+    "ssh": {"public_host": HOST, "public_port": PORT},
+}
 DUPLICATE = "You have registered this key already, as {name}."
 PRIVATE = "This is a private key: keep it secret, on your computer only."
 NAME = "ann-desk-7"
 EMPTY = "Paste your public key: the one line of your .pub file, e.g. ~/.ssh/id_ed25519.pub."
 
 
-def start_hub_with_endpoint(hub, endpoint: str) -> None:
-    """`launcher up` with the key page's endpoint on JupyterHub's command line (it wins over
-    what the site file gives), as tests/integration/hub.py's start_hub starts it otherwise."""
-    env = {
-        **os.environ,
-        "LAUNCHER_DEMO_PASSWORD": USER_PASSWORD,
-        "LAUNCHER_DEMO_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        **hub.env,
-    }
-    argv = [sys.executable, "-m", "launcher.cli", "up", "--config", str(hub.site_file)]
-    hub.proc = subprocess.Popen(
-        [*argv, "--", f"--LauncherHub.ssh_endpoint={endpoint}"],
-        stdout=hub.log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=hub.site_file.parent,
-        start_new_session=True,
-    )
-
-    def answers():
-        if hub.proc.poll() is not None:
-            raise AssertionError(f"the hub exited with {hub.proc.returncode}:\n{hub.log()[-3000:]}")
-        try:
-            return requests.get(f"{hub.url}/hub/api/", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_for(answers, 60, f"the hub at {hub.url}")
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with running_hub(tmp_path_factory.mktemp("sshkeys"), "ssh-keys", [], SITE, start=False) as hub:
-        start_hub_with_endpoint(hub, f"{HOST}:{PORT}")
+    with running_hub(tmp_path_factory.mktemp("sshkeys"), "ssh-keys", [], SITE) as hub:
         yield hub
 
 
@@ -215,8 +182,7 @@ def test_nobody_sees_or_removes_anothers_key(hub, keypair):
 
 
 def test_a_hub_without_ssh_says_so(tmp_path, new_page):
-    with running_hub(tmp_path, "ssh-keys-off", start=False) as hub:
-        start_hub_with_endpoint(hub, "")
+    with running_hub(tmp_path, "ssh-keys-off", site_extra={"ssh": {"enabled": False}}) as hub:
         page = new_page(locale="en-US")
         sign_in(page, hub, "student1")
         assert page.locator("#ssh-keys-link").count() == 0  # no link on the home page

@@ -136,6 +136,12 @@ class Hub:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    @property
+    def ssh_port(self) -> int:
+        """The port of this hub's SSH endpoint (``ssh.listen`` of its site file)."""
+        site = yaml.safe_load(self.site_file.read_text(encoding="utf-8"))
+        return int(site["ssh"]["listen"].rsplit(":", 1)[1])
+
 
 class HubSession(requests.Session):
     """A browser-like client: cookies, the login form with its XSRF token, redirects."""
@@ -311,6 +317,8 @@ def write_site(
     site = {
         "hub": {"url": f"http://127.0.0.1:{port}", "data_dir": str(path.parent / "data")},
         "docker": {"network": f"{prefix}-net", "prefix": prefix},
+        # each hub's SSH endpoint on a port of its own (hubs run side by side)
+        "ssh": {"listen": f"127.0.0.1:{ports.free_port()}"},
         # no pulls from outside this machine: tests reach only 127.0.0.1 and their own networks
         "images": {"pull_policy": "never", "prepull": False},
         "admins": ["admin"],
