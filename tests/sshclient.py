@@ -23,6 +23,14 @@ class Endpoint:
     port: int
     home: Path  # where the clients keep known_hosts and the askpass script
 
+    def listening(self) -> bool:
+        """The endpoint answers with an SSH version line (the service is up)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+                return sock.recv(64).startswith(b"SSH-2.0-")
+        except OSError:
+            return False
+
     def options(self, key: Path | None, token: str | None) -> list[str]:
         opts = [
             "-F",
@@ -89,13 +97,13 @@ class Endpoint:
         )
 
     def sftp(
-        self, login: str, batch: str, key: Path | None = None, token: str | None = None
+        self, login: str, commands: str, key: Path | None = None, token: str | None = None
     ) -> subprocess.CompletedProcess:
-        script = self.home / "sftp-batch"
-        script.write_text(batch)
+        """``sftp`` with ``commands`` on its standard input (not ``-b``: batch mode would
+        forbid the password prompt a token answers)."""
         return subprocess.run(
-            ["sftp", *self.options(key, token), "-P", str(self.port), "-b", str(script)]
-            + [f"{login}@127.0.0.1"],
+            ["sftp", *self.options(key, token), "-P", str(self.port), f"{login}@127.0.0.1"],
+            input=commands.encode(),
             capture_output=True,
             env=self.env(token),
             timeout=120,

@@ -41,6 +41,8 @@ log = logging.getLogger("launcher.services.ssh")
 
 #: JupyterHub's English prefix of a failed start's progress message (the sentence follows)
 SPAWN_FAILED = "Spawn failed:"
+#: seconds between two looks at whether a start the endpoint asked for is under way
+PENDING_POLL = 0.2
 #: seconds the container's sshd may take to answer once the server is ready
 SSHD_TIMEOUT = 30
 
@@ -280,23 +282,35 @@ class StudentConnection(asyncssh.SSHServer):
                 course=target.course_id
             )
         )
-        if not server.get("pending"):
-            await self.gateway.hub.start(target.user, target.server)
         outcome: dict = {}
 
         def event(data: dict) -> None:
-            if data.get("message"):
-                self._say(data["message"])
             if data.get("ready") or data.get("failed"):
                 outcome.update(data)
+            elif data.get("message"):
+                self._say(data["message"])
 
-        await self.gateway.hub.follow(target.user, target.server, event)
+        asked = None
+        if not server.get("pending"):
+            # the hub answers the request once the start is done or slow (10 s): its steps
+            # are followed meanwhile, from the first, as the browser's progress page does
+            asked = asyncio.ensure_future(self.gateway.hub.start(target.user, target.server))
+            while not asked.done() and not await self._pending():
+                await asyncio.sleep(PENDING_POLL)
+        if asked is None or not asked.done():
+            await self.gateway.hub.follow(target.user, target.server, event)
+        if asked is not None:
+            await asked  # a refusal the hub answered with (HubError: its sentence)
         if outcome.get("failed"):
             message = str(outcome.get("message") or "").removeprefix(SPAWN_FAILED).strip()
             raise _closed(message or _("Your server could not start."))
         model = await self.gateway.hub.user(target.user) or {}
         if not ((model.get("servers") or {}).get(target.server) or {}).get("ready"):
             raise _closed(_("Your server could not start."))
+
+    async def _pending(self) -> bool:
+        model = await self.gateway.hub.user(self.target.user) or {}
+        return bool(((model.get("servers") or {}).get(self.target.server) or {}).get("pending"))
 
     async def _connect(self, host: str, port: int) -> asyncssh.SSHClientConnection:
         loop = asyncio.get_running_loop()
