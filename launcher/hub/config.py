@@ -80,6 +80,9 @@ SSH_SERVICE_SCOPES = (
     "users:activity",
 )
 
+#: the variables that name the Docker engine (docker.from_env): passed on to the services
+DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+
 #: the launcher's page templates, extending JupyterHub's (its own are "templates/NAME.html")
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -106,6 +109,7 @@ class HostFacts:
     oauth: OAuthClient | None = None  # the identity provider (auth.kind oidc / github)
     hub_pid: int = 0  # the hub's own PID: its managed services stop when it is gone
     ssh_public_key: str = ""  # the SSH endpoint's key into the containers; "": no SSH
+    docker_env: dict = field(default_factory=dict)  # DOCKER_HOST... as the hub has them
     # the hub's token for resuming unfinished starts: new at each start, never written down
     resume_token: str = field(default_factory=lambda: secrets.token_hex(32))
 
@@ -344,9 +348,11 @@ def configure_services(c, host: HostFacts) -> None:
 
 def service_env(host: HostFacts) -> dict:
     """What a managed service needs to find the site (JupyterHub gives services a fixed
-    environment, so a data directory chosen through $LAUNCHER_DATA_DIR is passed on), and
-    the hub it must not outlive."""
+    environment, so a data directory chosen through $LAUNCHER_DATA_DIR is passed on), the
+    Docker engine the hub uses, and the hub it must not outlive."""
     env = {"LAUNCHER_CONFIG": host.site_file, "LAUNCHER_DATA_DIR": str(host.data_dir)}
+    # the engine the hub uses (a swarm's manager, a remote engine), not the local default
+    env.update(host.docker_env)
     if host.hub_pid:
         env[lifecycle.HUB_PID_ENV] = str(host.hub_pid)
     return env
@@ -419,6 +425,7 @@ def host_facts(site: Site) -> HostFacts:
         metrics_token=metrics_token.value,
         oauth=oauth,
         ssh_public_key=ssh_key,
+        docker_env={k: os.environ[k] for k in DOCKER_ENV if os.environ.get(k)},
     )
 
 

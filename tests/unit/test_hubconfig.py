@@ -156,3 +156,43 @@ def test_queued_gpu_starts_do_not_count_against_a_spawn_limit_and_the_disk_is_wa
     c = configured()
     assert c.JupyterHub.concurrent_spawn_limit == 0  # the GPU queue bounds starts instead
     assert c.CourseSpawner.min_free_disk_gb == 5
+
+
+def test_the_ssh_endpoint_is_a_service_with_its_scopes_its_key_in_containers_and_its_address():
+    from launcher.settings import Site
+
+    site = load_site(DEMO_SITE_FILE)
+    facts = replace(
+        FACTS,
+        site_file="/etc/launcher/launcher.yaml",
+        ssh_public_key="ssh-ed25519 AAAA endpoint",
+        docker_env={"DOCKER_HOST": "tcp://10.0.0.1:2376"},
+    )
+    c = Config()
+    configure(c, site, facts)
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    ssh = services["launcher-ssh"]
+    assert ssh["command"][1:] == ["-m", "launcher.services.ssh.service"]
+    # the services talk to the hub's engine (a swarm's manager), not the local default
+    assert ssh["environment"]["DOCKER_HOST"] == "tcp://10.0.0.1:2376"
+    assert services["launcher-culler"]["environment"]["DOCKER_HOST"] == "tcp://10.0.0.1:2376"
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert sorted(roles["launcher-ssh"]["scopes"]) == sorted(
+        ["read:users:name", "read:users:groups", "read:servers", "servers", "users:activity"]
+    )
+    assert c.CourseSpawner.ssh_authorized_keys == "ssh-ed25519 AAAA endpoint"
+    assert c.LauncherHub.ssh_endpoint == "127.0.0.1:8022"
+
+    public = Site.model_validate(
+        {**site.model_dump(), "ssh": {"listen": "0.0.0.0:8022", "public_host": "lab.example.edu",
+                                      "public_port": 22}}
+    )  # fmt: skip
+    c = Config()
+    configure(c, public, facts)
+    assert c.LauncherHub.ssh_endpoint == "lab.example.edu:22"
+
+    off = Site.model_validate({**site.model_dump(), "ssh": {"enabled": False}})
+    c = Config()
+    configure(c, off, facts)
+    assert "launcher-ssh" not in {s["name"] for s in c.JupyterHub.services}
+    assert "ssh_authorized_keys" not in c.CourseSpawner
