@@ -159,4 +159,9 @@ def notes(site: Site) -> list[str]:
         found.append(
             "Materials folders: declare a shared volume (singleuser.storage.extraVolumes)."
         )
+    if site.ssh.enabled and any(c.ssh.enabled for c in courses.values()):
+        found.append(
+            "The SSH endpoint (ssh, scp, VS Code Remote-SSH into the students' servers) is a "
+            "launcher service: it does not run under the chart."
+        )
     return found

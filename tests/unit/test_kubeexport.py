@@ -147,7 +147,7 @@ def test_images_are_prepulled_and_idle_servers_culled(chart):
 
 def test_what_does_not_carry_over_is_said():
     said = " ".join(kubeexport.notes(parse_site(SITE, name="site.yaml")))
-    for part in ("quotas", "Idle limits differ", "GPU-idle culling", "Materials"):
+    for part in ("quotas", "Idle limits differ", "GPU-idle culling", "Materials", "SSH endpoint"):
         assert part in said
 
 
