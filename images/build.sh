@@ -133,10 +133,11 @@ if ! docker info >/dev/null 2>&1; then
     bash "$ensure"
 fi
 
-# The recipe: what the image is made from here (the Dockerfile, the smoke test, the matrix
-# entry, the JupyterLab extension). An image of this tag made from another recipe is rebuilt, so that a machine that
-# built it before a change to the image gets the change too.
-RECIPE=$({ cat "$HERE/Dockerfile" "$HERE/smoke_test.py"; find "$HERE/labextension" -type f | LC_ALL=C sort | xargs cat; printf '%s\n' "$ENTRY"; } | sha256sum | cut -c1-16)
+# The recipe: what the image is made from here (the Dockerfile, the smoke test, the
+# entrypoint launcher-session, the matrix entry, the JupyterLab extension). An image of this
+# tag made from another recipe is rebuilt, so that a machine that built it before a change to
+# the image gets the change too.
+RECIPE=$({ cat "$HERE/Dockerfile" "$HERE/smoke_test.py" "$HERE/launcher-session"; find "$HERE/labextension" -type f | LC_ALL=C sort | xargs cat; printf '%s\n' "$ENTRY"; } | sha256sum | cut -c1-16)
 if [ "$FORCE" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
     built=$(docker image inspect -f '{{ index .Config.Labels "io.launcher.recipe" }}' "$IMAGE" 2>/dev/null || true)
     if [ "$built" = "$RECIPE" ]; then
@@ -144,7 +145,7 @@ if [ "$FORCE" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
         push_image
         exit 0
     fi
-    say "$IMAGE exists but was made from another recipe (${built:-none}, now $RECIPE: images/Dockerfile, smoke_test.py or its matrix entry changed); rebuilding"
+    say "$IMAGE exists but was made from another recipe (${built:-none}, now $RECIPE: images/Dockerfile, smoke_test.py, launcher-session, labextension or its matrix entry changed); rebuilding"
 fi
 
 # ---------------------------------------------------------------------------- temp dirs
@@ -200,7 +201,8 @@ else
 fi
 
 # ---------------------------------------------------------------------------- build context
-cp "$HERE/Dockerfile" "$HERE/smoke_test.py" "$CTX/"
+# cp keeps launcher-session's executable mode, and COPY keeps it in the image
+cp "$HERE/Dockerfile" "$HERE/smoke_test.py" "$HERE/launcher-session" "$CTX/"
 cp -R "$HERE/labextension" "$CTX/labextension"
 
 # Hard link when on the same filesystem (instant), else copy.
@@ -322,8 +324,11 @@ if ! DOCKER_BUILDKIT=0 docker build --network host --force-rm -t "$IMAGE" "${BUI
 fi
 
 # ---------------------------------------------------------------------------- smoke test
-say "smoke test: docker run --rm --user 1000:100 $IMAGE python /usr/local/share/launcher/smoke_test.py"
-if ! docker run --rm --user 1000:100 "$IMAGE" python /usr/local/share/launcher/smoke_test.py; then
+# as the hub runs a student's container: its user, no capabilities, no privilege escalation
+SMOKE=(docker run --rm --user 1000:100 --cap-drop ALL --security-opt no-new-privileges:true
+    "$IMAGE" python /usr/local/share/launcher/smoke_test.py)
+say "smoke test: ${SMOKE[*]}"
+if ! "${SMOKE[@]}"; then
     # Untag it (layers stay cached) so that a rerun does not take it for a finished image.
     docker rmi --no-prune "$IMAGE" >/dev/null 2>&1 || true
     die "smoke test failed for $IMAGE; the tag was removed"
