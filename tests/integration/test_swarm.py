@@ -17,6 +17,7 @@ from launcher import names
 from launcher import swarm as launcher_swarm
 from tests.integration.hub import IMAGE, running_hub, start_hub, stop_hub, wait_for
 from tests.registry import tiny_image
+from tests.sshclient import Endpoint
 from tests.swarm import two_node_swarm
 
 pytestmark = pytest.mark.integration
@@ -52,6 +53,13 @@ def site(swarm) -> dict:
                 "image": IMAGE,
                 "students": ["f1"],
                 "gpu": {"per_student": 1, "pool": ["node:node-b"]},
+                "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
+            },
+            # no GPU: its server runs on either node
+            "cpu101": {
+                "title": "CPU course on the swarm",
+                "image": IMAGE,
+                "students": ["c1"],
                 "resources": {"mem_limit": "1G", "cpu_limit": 1.0},
             },
         },
@@ -240,6 +248,23 @@ def test_a_student_waits_for_their_workspaces_node_while_another_has_a_free_gpu(
     assert post.result().status_code in (201, 202)
     node, c = container(swarm, hub, waiting)
     assert node == "node-a" and engine_gpu(c) == held[on_a[0]][0]
+
+
+def test_ssh_reaches_the_students_server_on_its_node(swarm_hub, tmp_path):
+    """The hub's SSH endpoint starts the server on the swarm and reaches the sshd of its task
+    through the port the task publishes on its node."""
+    swarm, hub = swarm_hub
+    endpoint = Endpoint(hub.ssh_port, tmp_path)
+    wait_for(endpoint.listening, 60, "the hub's SSH endpoint")
+    session = hub.session("c1")
+    token = session.api("POST", "/users/c1/tokens", json={"note": "ssh"}).json()["token"]
+    proc = endpoint.ssh("c1", "hostname; echo $LAUNCHER_COURSE; id -u", token=token)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 0, err
+    node, c = container(swarm, hub, "c1", "cpu101")
+    assert node in NODES
+    assert out.split() == [c.attrs["Config"]["Hostname"], "cpu101", "1000"], (out, err)
+    assert "Starting your cpu101 server" in err
 
 
 def test_a_node_that_stops_answering_frees_its_gpus_and_its_students_read_why(swarm_hub):
