@@ -1,5 +1,6 @@
 """Playwright driving Debian's Chromium (never a browser Playwright downloads)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,12 @@ def document(page, name: str, **options) -> None:
     what the page shows."""
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / f"{name}.png"), **options)
+
+
+def sign_in(page, hub, username: str) -> None:
+    """Sign ``username`` in on the hub's login page, as a person does; lands on the home."""
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", hub.password(username))
+    page.click("#login_submit")
+    page.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from launcher.i18n import Reader
-from tests.browser.conftest import document
+from tests.browser.conftest import document, sign_in
 from tests.integration.hub import IMAGE, running_hub, wait_for
 from tests.integration.test_gpus import GPU_ENV, GPUS
 
@@ -43,14 +43,6 @@ MISSING = (
 def hub(tmp_path_factory):
     with running_hub(tmp_path_factory.mktemp("door"), "front-browser", [], SITE, GPU_ENV) as hub:
         yield hub
-
-
-def sign_in(page, hub, username: str) -> None:
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", hub.password(username))
-    page.click("#login_submit")
-    page.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)
 
 
 def test_a_student_in_chinese_starts_the_second_course_from_its_card(hub, new_page):

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import sign_in
 from tests.integration.hub import running_hub, wait_for
 
 pytestmark = pytest.mark.browser
@@ -21,11 +22,7 @@ def hub(tmp_path_factory):
 
 def start_lab(page, hub, username: str) -> None:
     """Sign in, start the course from its card, wait for JupyterLab's menu bar."""
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", hub.password(username))
-    page.click("#login_submit")
-    page.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)
+    sign_in(page, hub, username)
     page.click("#course-demo .start")
     page.wait_for_url(re.compile(rf"/user/{username}/lab"), timeout=240_000)
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from launcher.i18n import Reader
-from tests.browser.conftest import document
+from tests.browser.conftest import document, sign_in
 from tests.integration.hub import (
     HubSession,
     running_hub,
@@ -51,14 +51,6 @@ def keypair(tmp_path_factory):
     fingerprint = listed.stdout.split()[1]
     assert fingerprint.startswith("SHA256:")
     return path.read_text(), path.with_name("id_ed25519.pub").read_text(), fingerprint
-
-
-def sign_in(page, hub, username: str) -> None:
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", hub.password(username))
-    page.click("#login_submit")
-    page.wait_for_url(re.compile(r"/hub/home"), timeout=60_000)
 
 
 def submit(page, selector: str) -> int:

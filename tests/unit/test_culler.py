@@ -3,7 +3,6 @@ and the culler's round that feeds them (a job run over SSH keeps a busy GPU from
 
 from datetime import datetime, timedelta
 
-import docker.errors
 import pytest
 
 from launcher.gpu import metrics
@@ -12,6 +11,7 @@ from launcher.gpu.quota import Quota, QuotaUse
 from launcher.services.culler.rules import Server, gpu_busy_servers, judge, track_gpu_idle
 from launcher.services.culler.service import Culler
 from launcher.settings import CourseSession, parse_site
+from tests.unit.test_culler_service import NoContainers
 
 T0 = datetime(2026, 11, 24, 9, 0)
 SH, BERLIN = "Asia/Shanghai", "Europe/Berlin"
@@ -240,15 +240,6 @@ class ActiveHub:
 
     def stop(self, user, server):
         self.stopped.append((user, server))
-
-
-class NoContainers:
-    """An engine without the server's container (no language to read, no notice to write)."""
-
-    class containers:  # noqa: N801 - docker-py's attribute
-        @staticmethod
-        def get(name):
-            raise docker.errors.NotFound(name)
 
 
 @pytest.mark.parametrize(
