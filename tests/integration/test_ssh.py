@@ -208,6 +208,18 @@ def test_a_course_with_ssh_off_refuses_with_a_sentence(shub):
     assert not [p for p in container.top()["Processes"] if "sshd" in p[-1]]
 
 
+def test_a_start_the_hub_refuses_is_its_sentence_not_a_dropped_connection(shub):
+    """The same refusal as the browser's (here: the course image is not on this server)."""
+    token, _ = token_of(shub, "ghoststudent")
+    proc = shub.endpoint.ssh("ghoststudent", "true", token=token, timeout=120)
+    out, err = text(proc)
+    assert proc.returncode == 1, err
+    assert "Starting your ghost server" in err
+    assert "launcher/pytorch:0.0-never-built is not installed on this server yet" in err
+    assert "Traceback" not in err
+    assert shub.container_of("ghoststudent") is None
+
+
 def test_an_open_ssh_session_counts_as_activity(shub):
     """The endpoint reports an open session to the hub (the idle culler reads it): the
     server's last activity is no older than the session."""
