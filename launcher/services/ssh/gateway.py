@@ -34,7 +34,7 @@ from launcher.services.ssh.bridge import BridgedSession
 from launcher.services.ssh.failures import FailureLimiter
 from launcher.services.ssh.hubapi import HubApi, HubError
 from launcher.settings import Site
-from launcher.sshendpoint import CONTAINER_SSH_PORT, CONTAINER_USER
+from launcher.sshendpoint import CIPHERS, CONTAINER_SSH_PORT, CONTAINER_USER
 from launcher.store import off_loop, utcnow
 
 log = logging.getLogger("launcher.services.ssh")
@@ -329,6 +329,7 @@ class StudentConnection(asyncssh.SSHServer):
                     config=None,
                     connect_timeout=10,
                     keepalive_interval=30,
+                    encryption_algs=list(CIPHERS),
                 )
             except (OSError, asyncssh.Error) as exc:
                 if loop.time() > deadline:

@@ -21,7 +21,7 @@ from launcher.services.ssh.failures import FailureLimiter
 from launcher.services.ssh.gateway import Gateway
 from launcher.services.ssh.hubapi import HubApi
 from launcher.settings import load_site
-from launcher.sshendpoint import ensure_keys
+from launcher.sshendpoint import CIPHERS, ensure_keys
 
 log = logging.getLogger("launcher.services.ssh")
 
@@ -54,6 +54,7 @@ async def serve(site, api: HubApi) -> None:
         x11_forwarding=False,
         allow_pty=True,
         kbdint_auth=False,
+        encryption_algs=list(CIPHERS),
     )
     log.info("SSH endpoint listening on %s", site.ssh.listen)
     async with server:
