@@ -139,7 +139,7 @@ class StudentConnection(asyncssh.SSHServer):
 
     def _refuse(self, sentence: str) -> None:
         self.refused = True
-        log.info("SSH sign-in as %s from %s refused: %s", self.username, self.source, sentence)
+        log.info("SSH sign-in as %r from %s refused: %s", self.username, self.source, sentence)
         self.conn.send_auth_banner(sentence + "\n")
 
     async def begin_auth(self, username):
