@@ -11,6 +11,7 @@ listeners inside it (ssh -L); not another student's container, not the host.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from tests import ports
 from tests.integration.hub import (
     expected_torch_version,
     running_hub,
@@ -137,6 +139,63 @@ def test_a_forwarded_port_reaches_a_listener_in_the_students_container(shub):
 
         resp = wait_for(served, 60, "the container's listener through ssh -L")
         assert resp.text.strip() == marker
+
+
+def socks_get(proxy_port: int, port: int, path: str) -> bytes:
+    """An HTTP GET of 127.0.0.1:``port`` (as the container sees it) through the SOCKS5 proxy
+    of ``ssh -D`` (no authentication, IPv4 address): the whole response."""
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=30) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        assert sock.recv(2) == b"\x05\x00"
+        sock.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + port.to_bytes(2, "big"))
+        reply = sock.recv(10)
+        assert reply[:2] == b"\x05\x00", reply
+        sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_the_way_vs_code_remote_ssh_connects(shub, tmp_path):
+    """VS Code's Remote-SSH (remote.SSH.useLocalServer): ``ssh -T -D PORT HOST bash``, its
+    install script written to bash's standard input, which starts its server on the remote
+    loopback and prints where; then it talks to that server through the SOCKS proxy of -D."""
+    token, _ = token_of(shub, "student1")
+    marker = uuid.uuid4().hex
+    proxy = ports.free_port()
+    proc = subprocess.Popen(
+        ["ssh", *shub.endpoint.options(None, token), "-T", "-D", f"127.0.0.1:{proxy}"]
+        + ["-p", str(shub.ssh_port), "student1@127.0.0.1", "bash"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=shub.endpoint.env(token),
+        start_new_session=True,
+    )
+    try:
+        script = (
+            f"mkdir -p /tmp/{marker}; echo {marker} > /tmp/{marker}/index.html\n"
+            f"python -m http.server 9100 --bind 127.0.0.1 --directory /tmp/{marker} "
+            ">/dev/null 2>&1 </dev/null &\n"
+            "for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/9100) 2>/dev/null && break; "
+            "sleep 0.1; done\n"
+            f"echo listeningOn=9100 {marker}\n"
+        )
+        proc.stdin.write(script.encode())
+        proc.stdin.flush()
+        line = proc.stdout.readline().decode()
+        assert line.strip() == f"listeningOn=9100 {marker}", (line, proc.stderr.peek())
+        response = socks_get(proxy, 9100, "/index.html")
+        assert response.startswith(b"HTTP/1.0 200") and response.rstrip().endswith(
+            marker.encode()
+        ), response[:300]
+        proc.stdin.close()  # VS Code's window closes: bash ends, and ssh with it
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def probe(endpoint, login: str, token: str, target: str) -> str:
