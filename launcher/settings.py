@@ -620,6 +620,9 @@ class SshSettings(_Strict):
     activity_interval: int = Field(
         60, ge=5, le=3600, description="seconds between reports of an open session's activity"
     )
+    agent_forwarding: bool = Field(
+        False, description="true: students may forward their ssh-agent into their container"
+    )
 
     @property
     def port(self) -> int:

@@ -22,6 +22,8 @@ CONTAINER_SSH_PORT = 2222
 CONTAINER_USER = "jovyan"
 #: the container's environment variable holding the keys its sshd accepts (the endpoint's)
 AUTHORIZED_KEYS_ENV = "LAUNCHER_SSH_AUTHORIZED_KEYS"
+#: "yes": the container's sshd lets the endpoint forward the student's ssh-agent
+AGENT_FORWARDING_ENV = "LAUNCHER_SSH_AGENT_FORWARDING"
 
 #: the ciphers of the endpoint, AES-GCM first: one call of OpenSSL per packet, where
 #: chacha20-poly1305 is several in asyncssh (the endpoint passes every byte twice). Its hop into

@@ -221,6 +221,7 @@ def configure_ssh(c, site: Site, host: HostFacts) -> None:
     if not (site.ssh.enabled and host.site_file and host.ssh_public_key):
         return
     c.CourseSpawner.ssh_authorized_keys = host.ssh_public_key
+    c.CourseSpawner.ssh_agent_forwarding = site.ssh.agent_forwarding
     c.LauncherHub.ssh_endpoint = ssh_public_endpoint(site)
     c.JupyterHub.services = [
         *c.JupyterHub.services,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from launcher.settings import Resources
-from launcher.sshendpoint import AUTHORIZED_KEYS_ENV
+from launcher.sshendpoint import AGENT_FORWARDING_ENV, AUTHORIZED_KEYS_ENV
 
 #: the teaching images' non-root user (images/Dockerfile)
 CONTAINER_USER = "1000:100"
@@ -31,10 +31,16 @@ def container_env(course_id: str, image: str, gpu_ids: list[str] | None = None) 
     }
 
 
-def ssh_env(authorized_keys: str) -> dict[str, str]:
+def ssh_env(authorized_keys: str, agent_forwarding: bool = False) -> dict[str, str]:
     """The environment that starts the container's sshd (images/launcher-session) accepting
-    ``authorized_keys`` (the hub's SSH endpoint's key); "" starts none."""
-    return {AUTHORIZED_KEYS_ENV: authorized_keys} if authorized_keys else {}
+    ``authorized_keys`` (the hub's SSH endpoint's key), with agent forwarding when the site
+    allows it; "" starts none."""
+    if not authorized_keys:
+        return {}
+    env = {AUTHORIZED_KEYS_ENV: authorized_keys}
+    if agent_forwarding:
+        env[AGENT_FORWARDING_ENV] = "yes"
+    return env
 
 
 #: the session's locale per hub language: JupyterLab's "default" language follows LANG (the

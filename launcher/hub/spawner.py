@@ -202,6 +202,14 @@ class CourseSpawner(DockerSpawner):
         starts in any container.""",
     )
 
+    ssh_agent_forwarding = Bool(
+        False,
+        config=True,
+        help="""Let the sshd in the containers forward a student's ssh-agent that they
+        forwarded to the hub's SSH endpoint (``ssh -A``; the site's ``ssh.agent_forwarding``),
+        e.g. ``True``. Off by default: a forwarded agent signs for whoever reaches it.""",
+    )
+
     language = Unicode(
         i18n.DEFAULT,
         config=True,
@@ -894,7 +902,8 @@ class CourseSpawner(DockerSpawner):
             container.session_mirror_env(self.session_pip_index_url, bool(self.session_ca_bundle))
         )
         env.update(container.session_language_env(self.reader.lang))  # JupyterLab's language
-        env.update(container.ssh_env(self.ssh_authorized_keys if self.ssh_on else ""))
+        keys = self.ssh_authorized_keys if self.ssh_on else ""
+        env.update(container.ssh_env(keys, self.ssh_agent_forwarding))
         return env
 
     # --- state ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ listeners inside it (ssh -L); not another student's container, not the host.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import socket
 import subprocess
@@ -25,12 +27,12 @@ from tests.integration.hub import (
     running_hub,
     wait_for,
 )
-from tests.sshclient import Endpoint, keygen
+from tests.sshclient import Endpoint, fingerprint, keygen
 
 pytestmark = pytest.mark.integration
 
 SITE = {
-    "ssh": {"max_failures": 1000, "activity_interval": 5},
+    "ssh": {"max_failures": 1000, "activity_interval": 5, "agent_forwarding": True},
     "courses": {
         "demo": {"students": ["student1", "student2", "student3", "pat"]},
         "quiet": {
@@ -267,6 +269,45 @@ def test_a_course_with_ssh_off_refuses_with_a_sentence(shub):
     assert not [p for p in container.top()["Processes"] if "sshd" in p[-1]]
 
 
+@contextlib.contextmanager
+def ssh_agent(key):
+    """A real ssh-agent holding ``key``; its environment (SSH_AUTH_SOCK)."""
+    out = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
+    env = dict(re.findall(r"(SSH_AUTH_SOCK|SSH_AGENT_PID)=([^;]+);", out))
+    try:
+        subprocess.run(["ssh-add", str(key)], env={**os.environ, **env}, check=True,
+                       capture_output=True)  # fmt: skip
+        yield env
+    finally:
+        subprocess.run(["ssh-agent", "-k"], env={**os.environ, **env}, capture_output=True)
+
+
+def with_agent(hub, agent_env: dict, token: str, *args: str) -> subprocess.CompletedProcess:
+    """``ssh ARGS`` with the student's agent in reach of the client (SSH_AUTH_SOCK)."""
+    endpoint = hub.endpoint
+    return subprocess.run(
+        ["ssh", *endpoint.options(None, token), "-p", str(hub.ssh_port), *args],
+        capture_output=True,
+        env={**endpoint.env(token), **agent_env},
+        timeout=120,
+    )
+
+
+def test_a_forwarded_agent_reaches_the_container_where_the_site_allows_it(shub, tmp_path):
+    token, _ = token_of(shub, "student1")
+    key, public = keygen(tmp_path / "agent_key", "student1@laptop")
+    printed = fingerprint(public, tmp_path)
+    with ssh_agent(key) as agent:
+        forwarded = with_agent(shub, agent, token, "-A", "student1@127.0.0.1", "ssh-add -l")
+        out, err = text(forwarded)
+        assert forwarded.returncode == 0, err
+        assert printed in out  # the agent on the student's computer, seen from the container
+        # without -A, no agent in the container
+        plain = with_agent(shub, agent, token, "student1@127.0.0.1", "ssh-add -l")
+        assert plain.returncode == 2, text(plain)
+        assert printed not in text(plain)[0]
+
+
 def test_a_start_the_hub_refuses_is_its_sentence_not_a_dropped_connection(shub):
     """The same refusal as the browser's (here: the course image is not on this server)."""
     token, _ = token_of(shub, "ghoststudent")
@@ -352,9 +393,15 @@ def test_failed_sign_ins_are_limited_recorded_and_on_the_admin_dashboard(tmp_pat
     tests out): after max_failures, even the right token is refused with a sentence."""
     site = {"ssh": {"max_failures": 2, "failure_window": 600}}
     with running_hub(tmp_path, "ssh-limits", site_extra=site) as hub:
-        endpoint = Endpoint(hub.ssh_port, tmp_path)
+        endpoint = hub.endpoint = Endpoint(hub.ssh_port, tmp_path)
         wait_for(endpoint.listening, 60, "the hub's SSH endpoint")
         token, _ = token_of(hub, "student1")
+        # agent forwarding is off by default: ssh -A finds no agent in the container
+        key, _ = keygen(tmp_path / "agent_key")
+        with ssh_agent(key) as agent:
+            refused = with_agent(hub, agent, token, "-A", "student1@127.0.0.1", "ssh-add -l")
+            assert refused.returncode == 2, text(refused)
+
         for _ in range(2):
             assert endpoint.ssh("student1", "true", token="wrong", timeout=60).returncode == 255
         proc = endpoint.ssh("student1", "true", token=token, timeout=60)

@@ -196,3 +196,23 @@ def test_the_ssh_endpoint_is_a_service_with_its_scopes_its_key_in_containers_and
     configure(c, off, facts)
     assert "launcher-ssh" not in {s["name"] for s in c.JupyterHub.services}
     assert "ssh_authorized_keys" not in c.CourseSpawner
+
+
+def test_the_containers_sshd_gets_the_endpoints_key_and_agent_forwarding_only_when_allowed():
+    assert container.ssh_env("") == {}  # a course with SSH off: no sshd at all
+    assert container.ssh_env("ssh-ed25519 AAAA x") == {
+        "LAUNCHER_SSH_AUTHORIZED_KEYS": "ssh-ed25519 AAAA x"
+    }
+    assert container.ssh_env("ssh-ed25519 AAAA x", agent_forwarding=True) == {
+        "LAUNCHER_SSH_AUTHORIZED_KEYS": "ssh-ed25519 AAAA x",
+        "LAUNCHER_SSH_AGENT_FORWARDING": "yes",
+    }
+    from launcher.settings import Site
+
+    site = load_site(DEMO_SITE_FILE)
+    allowed = Site.model_validate({**site.model_dump(), "ssh": {"agent_forwarding": True}})
+    facts = replace(FACTS, site_file="/etc/launcher/launcher.yaml", ssh_public_key="k")
+    for each, expected in ((site, False), (allowed, True)):
+        c = Config()
+        configure(c, each, facts)
+        assert c.CourseSpawner.ssh_agent_forwarding is expected

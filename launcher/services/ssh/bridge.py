@@ -58,15 +58,20 @@ class BridgedSession(asyncssh.SSHServerSession):
     """The student's side of one bridged session. ``ready``: a coroutine function giving the
     connection to the container's sshd (or raising :class:`asyncssh.ChannelOpenError` with
     the sentence); ``watch``: subscribes a callback to the start's progress messages and
-    returns the function that unsubscribes it."""
+    returns the function that unsubscribes it; ``with_agent``: a coroutine function giving a
+    connection of the session's own that forwards the agent at the given path (the client
+    forwarded its agent, where the site allows it)."""
 
     def __init__(
         self,
         ready: Callable[[], Awaitable[asyncssh.SSHClientConnection]],
         watch: Callable[[Callable[[str], None]], Callable[[], None]],
+        with_agent: Callable[[str], Awaitable[asyncssh.SSHClientConnection]] | None = None,
     ):
         self.ready = ready
         self.watch = watch
+        self.with_agent = with_agent
+        self.own: asyncssh.SSHClientConnection | None = None  # this session's, with an agent
         self.chan = None
         self.up_chan = None
         self.pending: list[tuple[bytes, int | None]] = []
@@ -109,6 +114,14 @@ class BridgedSession(asyncssh.SSHServerSession):
             self.chan.exit(NOT_BRIDGED)
             return
         unwatch()
+        agent = self.chan.get_agent_path()  # the client forwarded its agent (ssh -A)
+        if agent and self.with_agent is not None:
+            try:
+                upstream = self.own = await self.with_agent(agent)
+            except asyncssh.ChannelOpenError as exc:
+                say(exc.reason)
+                self.chan.exit(NOT_BRIDGED)
+                return
         options = dict(what, encoding=None)
         if self.term is not None:
             term_type, term_size, term_modes = self.term
@@ -177,3 +190,5 @@ class BridgedSession(asyncssh.SSHServerSession):
             self.task.cancel()
         if self.up_chan is not None:
             self.up_chan.close()
+        if self.own is not None:
+            self.own.close()

@@ -117,6 +117,7 @@ class StudentConnection(asyncssh.SSHServer):
         self.messages: list[str] = []
         self.listeners: list[Callable[[str], None]] = []
         self.activity: asyncio.Task | None = None
+        self.address: tuple[str, int] | None = None  # the container's sshd, once reached
 
     # --- the connection ---
 
@@ -233,6 +234,13 @@ class StudentConnection(asyncssh.SSHServer):
         :class:`asyncssh.ChannelOpenError` with its sentence)."""
         return await asyncio.shield(self.upstream)
 
+    async def with_agent(self, agent_path: str) -> asyncssh.SSHClientConnection:
+        """A connection of its own to the container's sshd for a session whose client
+        forwarded its ssh-agent (``ssh -A``, where the site allows it): the container's agent
+        requests go to ``agent_path``, the endpoint's end of the student's agent."""
+        await self.ready()
+        return await self._connect(*self.address, agent_path=agent_path)
+
     async def _find_target(self) -> logins.Target:
         """The student's server the sign-in leads to (asked once signed in: who is in which
         course is nobody else's to learn)."""
@@ -268,6 +276,7 @@ class StudentConnection(asyncssh.SSHServer):
                     course=target.course_id
                 )
             )
+        self.address = address
         return await self._connect(*address)
 
     async def _ensure_running(self) -> None:
@@ -312,7 +321,9 @@ class StudentConnection(asyncssh.SSHServer):
         model = await self.gateway.hub.user(self.target.user) or {}
         return bool(((model.get("servers") or {}).get(self.target.server) or {}).get("pending"))
 
-    async def _connect(self, host: str, port: int) -> asyncssh.SSHClientConnection:
+    async def _connect(
+        self, host: str, port: int, agent_path: str | None = None
+    ) -> asyncssh.SSHClientConnection:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SSHD_TIMEOUT
         while True:
@@ -326,6 +337,7 @@ class StudentConnection(asyncssh.SSHServer):
                     # store names it); its host key is made at each start
                     known_hosts=None,
                     agent_path=None,
+                    agent_forwarding=agent_path or False,
                     config=None,
                     connect_timeout=10,
                     keepalive_interval=30,
@@ -362,7 +374,7 @@ class StudentConnection(asyncssh.SSHServer):
     # --- channels ---
 
     def session_requested(self):
-        return BridgedSession(self.ready, self.watch)
+        return BridgedSession(self.ready, self.watch, self.with_agent)
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
         async def tunnel():

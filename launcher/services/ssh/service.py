@@ -50,7 +50,7 @@ async def serve(site, api: HubApi) -> None:
         login_timeout=LOGIN_TIMEOUT,
         keepalive_interval=KEEPALIVE,
         keepalive_count_max=3,
-        agent_forwarding=False,
+        agent_forwarding=site.ssh.agent_forwarding,  # ssh -A, when the site allows it
         x11_forwarding=False,
         allow_pty=True,
         kbdint_auth=False,
