@@ -92,6 +92,18 @@ def test_a_token_signs_in_starts_the_server_and_runs_torch_in_the_students_conta
     assert all(p[1] != "root" for p in top if p[2] == "sshd"), top
 
 
+def test_a_terminal_exit_codes_and_no_docker_socket(shub):
+    token, _ = token_of(shub, "student1")
+    # a terminal (ssh -t): a pseudo-terminal in the container
+    proc = shub.endpoint.ssh("student1", "tty; exit 7", token=token, extra=("-tt",))
+    out, err = text(proc)
+    assert proc.returncode == 7, err  # the command's exit status comes back
+    assert out.split()[0].startswith("/dev/pts/"), out
+    # what the student's commands cannot reach: the Docker socket is not in the container
+    proc = shub.endpoint.ssh("student1", "test -e /var/run/docker.sock", token=token)
+    assert proc.returncode == 1
+
+
 def test_scp_and_sftp_land_in_the_workspace_jupyterlab_shows(shub, tmp_path):
     token, session = token_of(shub, "student1")
     endpoint = shub.endpoint
