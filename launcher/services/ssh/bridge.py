@@ -19,6 +19,8 @@ import asyncssh
 
 log = logging.getLogger("launcher.services.ssh")
 
+#: seconds a session waits for the endpoint's end of a forwarded agent (a local socket)
+AGENT_SETTLE = 0.05
 #: the exit status of a session the endpoint could not bridge (ssh's own is 255)
 NOT_BRIDGED = 1
 
@@ -114,6 +116,10 @@ class BridgedSession(asyncssh.SSHServerSession):
             self.chan.exit(NOT_BRIDGED)
             return
         unwatch()
+        if self.with_agent is not None:
+            # the client's agent request came before this one; the endpoint's end of the
+            # agent is being made in a task of its own: let it finish
+            await asyncio.sleep(AGENT_SETTLE)
         agent = self.chan.get_agent_path()  # the client forwarded its agent (ssh -A)
         if agent and self.with_agent is not None:
             try:

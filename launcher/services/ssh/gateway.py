@@ -374,7 +374,8 @@ class StudentConnection(asyncssh.SSHServer):
     # --- channels ---
 
     def session_requested(self):
-        return BridgedSession(self.ready, self.watch, self.with_agent)
+        agent = self.with_agent if self.gateway.site.ssh.agent_forwarding else None
+        return BridgedSession(self.ready, self.watch, agent)
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
         async def tunnel():
