@@ -16,6 +16,8 @@ from pathlib import Path
 
 import asyncssh
 
+#: between the student and the course in an SSH user name: ``ann+cv201``
+LOGIN_SEPARATOR = "+"
 #: the port of the sshd in every student container
 CONTAINER_SSH_PORT = 2222
 #: the user that sshd signs in (the images' student user)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from launcher.i18n import N_, Translate
+from launcher.sshendpoint import LOGIN_SEPARATOR
 
 #: the shortest RSA key accepted, in bits (OpenSSH's own floor since 8.8 is 1024; 2048 is
 #: what every current guide and ``ssh-keygen -t rsa`` make)
@@ -163,7 +164,7 @@ def name_problem(name: str) -> BadSshKey | None:
 def login(username: str, host: str, course: str = "") -> str:
     """What a student types after ``ssh``: ``USER@HOST`` for their server of their first
     course, ``USER+COURSE@HOST`` for their server of ``course``."""
-    return f"{username}+{course}@{host}" if course else f"{username}@{host}"
+    return f"{username}{LOGIN_SEPARATOR}{course}@{host}" if course else f"{username}@{host}"
 
 
 def ssh_command(username: str, host: str, port: int, course: str = "") -> str:

@@ -370,12 +370,7 @@ def _ssh_facts(spawner, username: str, groups: list[str]) -> _SshFacts:
     keys = catalog.store.ssh_keys(username)
     courses = catalog.courses()
     mine = memberships(courses, username, groups)
-    return _SshFacts(keys, [(c, courses[c].title, _ssh_on(courses[c])) for c in mine])
-
-
-def _ssh_on(course) -> bool:
-    """Whether the course's servers take SSH sign-ins (its ``ssh.enabled``, on by default)."""
-    return getattr(getattr(course, "ssh", None), "enabled", True)
+    return _SshFacts(keys, [(c, courses[c].title, courses[c].ssh.enabled) for c in mine])
 
 
 def _add_key(spawner, username: str, typed: str, text: str, numbered: str) -> BadSshKey | None:

@@ -104,30 +104,20 @@ class BridgedSession(asyncssh.SSHServerSession):
         return True
 
     async def _bridge(self, what: dict) -> None:
-        def say(message: str) -> None:
-            self.chan.write_stderr((message + "\r\n" if self.term else message + "\n").encode())
-
-        unwatch = self.watch(say)
+        unwatch = self.watch(self._say)
         try:
             upstream = await self.ready()
+            if self.with_agent is not None:
+                # the client's agent request came before this one; the endpoint's end of
+                # the agent is being made in a task of its own: let it finish
+                await asyncio.sleep(AGENT_SETTLE)
+                agent = self.chan.get_agent_path()  # the client forwarded its agent (ssh -A)
+                if agent:
+                    upstream = self.own = await self.with_agent(agent)
         except asyncssh.ChannelOpenError as exc:
+            return self._end(exc.reason)
+        finally:
             unwatch()
-            say(exc.reason)
-            self.chan.exit(NOT_BRIDGED)
-            return
-        unwatch()
-        if self.with_agent is not None:
-            # the client's agent request came before this one; the endpoint's end of the
-            # agent is being made in a task of its own: let it finish
-            await asyncio.sleep(AGENT_SETTLE)
-        agent = self.chan.get_agent_path()  # the client forwarded its agent (ssh -A)
-        if agent and self.with_agent is not None:
-            try:
-                upstream = self.own = await self.with_agent(agent)
-            except asyncssh.ChannelOpenError as exc:
-                say(exc.reason)
-                self.chan.exit(NOT_BRIDGED)
-                return
         options = dict(what, encoding=None)
         if self.term is not None:
             term_type, term_size, term_modes = self.term
@@ -136,14 +126,21 @@ class BridgedSession(asyncssh.SSHServerSession):
             self.up_chan, _ = await upstream.create_session(lambda: Upstream(self), **options)
         except (asyncssh.Error, OSError) as exc:
             log.warning("could not open a session in the container: %s", exc)
-            say(f"{exc}")
-            self.chan.exit(NOT_BRIDGED)
-            return
+            return self._end(str(exc))
         for data, datatype in self.pending:
             self.up_chan.write(data, datatype)
         self.pending.clear()
         if self.eof:
             self.up_chan.write_eof()
+
+    def _say(self, message: str) -> None:
+        """A line on the student's stderr (a terminal wants its carriage return)."""
+        self.chan.write_stderr((message + ("\r\n" if self.term else "\n")).encode())
+
+    def _end(self, sentence: str) -> None:
+        """The session could not be bridged: the sentence, and exit status 1."""
+        self._say(sentence)
+        self.chan.exit(NOT_BRIDGED)
 
     def data_received(self, data, datatype):
         if self.up_chan is None:

@@ -28,6 +28,7 @@ import docker.errors
 
 from launcher import swarm
 from launcher.catalog import Catalog
+from launcher.gpu.inventory import parse_node
 from launcher.i18n import Reader
 from launcher.services.ssh import login as logins
 from launcher.services.ssh.bridge import BridgedSession
@@ -85,10 +86,11 @@ class Gateway:
             task = swarm.running_tasks(self.docker, self.site.docker.prefix).get(container)
             if task is None:
                 return None
-            node = self.docker.api.inspect_node(task["NodeID"])
+            node = parse_node(
+                self.docker.api.inspect_node(task["NodeID"]), self.site.docker.gpu_resource
+            )
             port = swarm.published_port(task, CONTAINER_SSH_PORT)
-            addr = node.get("Status", {}).get("Addr")
-            return (addr, port) if addr and port else None
+            return (node.address, port) if node.address and port else None
         try:
             found = self.docker.containers.get(container)
         except docker.errors.NotFound:
@@ -241,10 +243,9 @@ class StudentConnection(asyncssh.SSHServer):
         await self.ready()
         return await self._connect(*self.address, agent_path=agent_path)
 
-    async def _find_target(self) -> logins.Target:
+    async def _find_target(self, model: dict | None) -> logins.Target:
         """The student's server the sign-in leads to (asked once signed in: who is in which
-        course is nobody else's to learn)."""
-        model = await self.gateway.hub.user(self.login.user)
+        course is nobody else's to learn); ``model``: the student's, from the hub API."""
         courses = await off_loop(self.gateway.catalog.courses)
         started = await off_loop(self.gateway.catalog.store.running_servers)
         groups = list((model or {}).get("groups") or [])
@@ -256,9 +257,10 @@ class StudentConnection(asyncssh.SSHServer):
     async def _reach(self) -> asyncssh.SSHClientConnection:
         _ = self.gateway.reader._
         try:
-            self.target = target = await self._find_target()
+            model = await self.gateway.hub.user(self.login.user)
+            self.target = target = await self._find_target(model)
             log.info("%s goes to their %s server %r", target.user, target.course_id, target.server)
-            await self._ensure_running()
+            await self._ensure_running(_server_of(model, target.server))
             record = (await off_loop(self.gateway.catalog.store.running_servers)).get(
                 (target.user, target.server)
             )
@@ -268,7 +270,7 @@ class StudentConnection(asyncssh.SSHServer):
         except HubError as exc:
             raise _closed(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 -- a sentence for the student, the log why
-            log.warning("could not reach the server of %s: %s", target.user, exc)
+            log.warning("could not reach the server of %s: %s", self.login.user, exc)
             raise _closed(_("The hub cannot be asked right now; please try again in a minute."))
         if address is None:
             raise _closed(
@@ -279,13 +281,13 @@ class StudentConnection(asyncssh.SSHServer):
         self.address = address
         return await self._connect(*address)
 
-    async def _ensure_running(self) -> None:
-        target = self.target
-        _ = self.gateway.reader._
-        model = await self.gateway.hub.user(target.user) or {}
-        server = (model.get("servers") or {}).get(target.server) or {}
+    async def _ensure_running(self, server: dict) -> None:
+        """Start the student's server unless ``server`` (its model, from the hub API) says it
+        is ready, following the start's steps."""
         if server.get("ready"):
             return
+        target = self.target
+        _ = self.gateway.reader._
         self._say(
             _("Starting your {course} server (as from the hub's home page)...").format(
                 course=target.course_id
@@ -304,7 +306,7 @@ class StudentConnection(asyncssh.SSHServer):
             # the hub answers the request once the start is done or slow (10 s): its steps
             # are followed meanwhile, from the first, as the browser's progress page does
             asked = asyncio.ensure_future(self.gateway.hub.start(target.user, target.server))
-            while not asked.done() and not await self._pending():
+            while not asked.done() and not (await self._server()).get("pending"):
                 await asyncio.sleep(PENDING_POLL)
         if asked is None or not asked.done():
             await self.gateway.hub.follow(target.user, target.server, event)
@@ -313,13 +315,13 @@ class StudentConnection(asyncssh.SSHServer):
         if outcome.get("failed"):
             message = str(outcome.get("message") or "").removeprefix(SPAWN_FAILED).strip()
             raise _closed(message or _("Your server could not start."))
-        model = await self.gateway.hub.user(target.user) or {}
-        if not ((model.get("servers") or {}).get(target.server) or {}).get("ready"):
+        if not (await self._server()).get("ready"):
             raise _closed(_("Your server could not start."))
 
-    async def _pending(self) -> bool:
-        model = await self.gateway.hub.user(self.target.user) or {}
-        return bool(((model.get("servers") or {}).get(self.target.server) or {}).get("pending"))
+    async def _server(self) -> dict:
+        """The student's server's model, as the hub says now ({} when it has none)."""
+        model = await self.gateway.hub.user(self.target.user)
+        return _server_of(model, self.target.server)
 
     async def _connect(
         self, host: str, port: int, agent_path: str | None = None
@@ -400,6 +402,11 @@ class StudentConnection(asyncssh.SSHServer):
 
     def unix_server_requested(self, listen_path):
         return False
+
+
+def _server_of(model: dict | None, server: str) -> dict:
+    """One server's model (``ready``, ``pending``...) in a user's model; {} when it has none."""
+    return ((model or {}).get("servers") or {}).get(server) or {}
 
 
 def _closed(sentence: str) -> asyncssh.ChannelOpenError:

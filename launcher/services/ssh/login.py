@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from launcher.courses import course_server, memberships
 from launcher.i18n import ENGLISH, Reader
 from launcher.settings import Course
+from launcher.sshendpoint import LOGIN_SEPARATOR
 
-#: the separator between the student and the course in an SSH user name
-SEPARATOR = "+"
 _COURSE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
 
@@ -44,7 +43,7 @@ class Refused(Exception):
 def parse(name: str) -> Login | None:
     """``ann`` or ``ann+cv201`` (lower case, as the hub's names are); None when it is neither."""
     name = name.strip().lower()
-    user, sep, course = name.partition(SEPARATOR)
+    user, sep, course = name.partition(LOGIN_SEPARATOR)
     if not user or "/" in user or set(user) == {"."} or any(c.isspace() for c in user):
         return None
     if sep and not _COURSE.fullmatch(course):
