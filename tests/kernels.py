@@ -19,11 +19,7 @@ class Kernel:
         (default: the hub's)."""
         self.username = username or session.username
         self.base = f"{url or session.hub.url}/user/{self.username}"
-        made = session.api(
-            "POST", f"/users/{self.username}/tokens", json={"note": "test", "expires_in": 3600}
-        )
-        assert made.status_code == 201, made.text
-        self.token = made.json()["token"]
+        self.token = session.new_token("test", self.username, expires_in=3600)
         self.verify = session.verify
         started = self.http("POST", "/api/kernels", json={"name": "python3"})
         assert started.status_code == 201, started.text

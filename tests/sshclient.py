@@ -75,14 +75,16 @@ class Endpoint:
         extra: tuple[str, ...] = (),
         input: bytes | None = None,
         timeout: float = 300,
+        agent: dict | None = None,
     ) -> subprocess.CompletedProcess:
-        """``ssh -p PORT LOGIN@127.0.0.1 COMMAND`` (stdout and stderr as text)."""
+        """``ssh -p PORT LOGIN@127.0.0.1 COMMAND`` (stdout and stderr as bytes); ``agent``: the
+        environment of an ssh-agent the client may use (SSH_AUTH_SOCK), else none."""
         return subprocess.run(
             ["ssh", *self.options(key, token), *extra, "-p", str(self.port), f"{login}@127.0.0.1"]
             + list(command),
             input=input,
             capture_output=True,
-            env=self.env(token),
+            env={**self.env(token), **(agent or {})},
             timeout=timeout,
         )
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import tempfile
@@ -39,16 +38,6 @@ def timed(argv: list[str], env: dict) -> float:
     return time.monotonic() - began
 
 
-def register(hub, session, public: str) -> None:
-    page = session.get(f"{hub.url}/hub/ssh-keys").text
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
-    resp = session.post(
-        f"{hub.url}/hub/ssh-keys",
-        data={"_xsrf": xsrf, "action": "add", "name": "bench", "key": public},
-    )
-    assert "?done=added" in resp.url, resp.status_code
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -61,7 +50,7 @@ def main() -> int:
         session = hub.session("student1")
         session.start_server("student1")
         key, public = keygen(tmp / "student_key")
-        register(hub, session, public)
+        session.add_ssh_key(public, "bench")
         container = hub.container_of("student1")
         ip = next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
         env = endpoint.env(None)

@@ -52,6 +52,13 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
         time.sleep(interval)
 
 
+def form_xsrf(html: str) -> str:
+    """The XSRF token of the form in a page (JupyterHub's and the services' forms carry it)."""
+    found = re.search(r'name="_xsrf" value="([^"]+)"', html)
+    assert found, "the page's form has no _xsrf field"
+    return found.group(1)
+
+
 def free_port_pair() -> int:
     """A port P such that P and P+1 (the proxy API) are free on 127.0.0.1."""
     return ports.free_port(span=2)
@@ -162,11 +169,9 @@ class HubSession(requests.Session):
     def login(self, username: str, password: str) -> requests.Response:
         page = self.get(f"{self.hub.url}/hub/login")
         page.raise_for_status()
-        form_xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-        assert form_xsrf, "login form has no _xsrf field"
         resp = self.post(
             f"{self.hub.url}/hub/login",
-            data={"username": username, "password": password, "_xsrf": form_xsrf.group(1)},
+            data={"username": username, "password": password, "_xsrf": form_xsrf(page.text)},
             allow_redirects=False,
         )
         assert resp.status_code == 302, f"login as {username} failed: {resp.status_code}"
@@ -178,7 +183,7 @@ class HubSession(requests.Session):
         way a person does when they open a server that is not their own."""
         resp = self.get(f"{self.hub.url}{path}")
         if resp.status_code == 200 and "/hub/api/oauth2/authorize" in resp.url:
-            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', resp.text).group(1)
+            xsrf = form_xsrf(resp.text)
             scopes = re.findall(r'name="scopes" value="([^"]*)"', resp.text)
             resp = self.post(resp.url, data={"_xsrf": xsrf, "scopes": scopes})
         return resp
@@ -186,6 +191,38 @@ class HubSession(requests.Session):
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"X-XSRFToken": self.xsrf("/hub/"), **kwargs.pop("headers", {})}
         return self.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, **kwargs)
+
+    def new_token(self, note: str = "test", username: str | None = None, **fields) -> str:
+        """A new API token of ``username`` (default: the signed-in user; ``fields``: e.g.
+        ``expires_in``)."""
+        user = username or self.username
+        made = self.api("POST", f"/users/{user}/tokens", json={"note": note, **fields})
+        assert made.status_code == 201, made.text
+        return made.json()["token"]
+
+    def ssh_keys_page(self) -> str:
+        page = self.get(f"{self.hub.url}/hub/ssh-keys")
+        assert page.status_code == 200, page.status_code
+        return page.text
+
+    def add_ssh_key(self, public: str, name: str) -> int:
+        """Register ``public`` as the key page's form does; the new key's id."""
+        resp = self.post(
+            f"{self.hub.url}/hub/ssh-keys",
+            data={"_xsrf": form_xsrf(self.ssh_keys_page()), "action": "add", "name": name,
+                  "key": public},
+        )  # fmt: skip
+        assert resp.status_code == 200 and "?done=added" in resp.url, resp.status_code
+        found = re.search(rf'id="ssh-key-(\d+)">\s*<td class="name">{re.escape(name)}<', resp.text)
+        return int(found.group(1))
+
+    def remove_ssh_key(self, key_id: int) -> None:
+        resp = self.post(
+            f"{self.hub.url}/hub/ssh-keys",
+            data={"_xsrf": form_xsrf(self.ssh_keys_page()), "action": "remove",
+                  "key_id": str(key_id)},
+        )  # fmt: skip
+        assert resp.status_code == 200 and "?done=removed" in resp.url, resp.status_code
 
     def user_model(self, username: str | None = None) -> dict:
         resp = self.api("GET", f"/users/{username or self.username}")

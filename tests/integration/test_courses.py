@@ -10,7 +10,7 @@ import docker
 import pytest
 import yaml
 
-from tests.integration.hub import IMAGE, instructor_form, running_hub, wait_for
+from tests.integration.hub import IMAGE, form_xsrf, instructor_form, running_hub, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -153,7 +153,7 @@ def test_staff_reach_their_course_servers_and_nobody_elses(chub):
 
     # a TA of demo stops the demo student's server from the instructor page
     page = tom.open_server("/services/courses/c/demo")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    xsrf = form_xsrf(page.text)
     stop = tom.post(f"{chub.url}/services/courses/c/demo/servers/ann/stop", data={"_xsrf": xsrf})
     assert stop.status_code == 200
     wait_for(lambda: chub.container_for("ann", "demo") is None, 120, "ann's server to stop")
@@ -290,7 +290,7 @@ def test_an_instructor_starts_and_stops_a_students_server_from_the_page(chub):
     ines = chub.session("ines")
     chub.session("ann")  # ann has logged in once (her course group exists)
     page = ines.open_server("/services/courses/c/demo")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    xsrf = form_xsrf(page.text)
     action = f"{chub.url}/services/courses/c/demo/servers/ann"
     started = ines.post(f"{action}/start", data={"_xsrf": xsrf, "server": ""})
     assert started.status_code == 200 and started.url.endswith("/services/courses/c/demo")

@@ -246,9 +246,9 @@ def test_who_sees_what(dashboard_hub):
     anonymous = scrape(hub)
     assert anonymous.status_code == 403 and "custom:launcher:read-metrics" in anonymous.text
     assert page(d3, "metrics").status_code == 403
-    token = admin.api("POST", "/users/admin/tokens", json={"note": "prometheus"}).json()["token"]
+    token = admin.new_token("prometheus")
     assert scrape(hub, token).status_code == 200
-    student_token = d3.api("POST", "/users/d3/tokens", json={"note": "x"}).json()["token"]
+    student_token = d3.new_token("x")
     assert scrape(hub, student_token).status_code == 403
 
 

@@ -5,7 +5,6 @@ never a 500 or a traceback, and never start a container."""
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import quote
 
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from launcher import names
-from tests.integration.hub import USER_PASSWORD, HubSession, running_hub, wait_for
+from tests.integration.hub import USER_PASSWORD, HubSession, form_xsrf, running_hub, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -243,7 +242,7 @@ def login_form(hub, fields: dict) -> requests.Response:
     s = HubSession(hub)
     page = s.get(f"{hub.url}/hub/login", timeout=30)
     page.raise_for_status()
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)[1]
+    xsrf = form_xsrf(page.text)
     return s.post(
         f"{hub.url}/hub/login", data={**fields, "_xsrf": xsrf}, allow_redirects=False, timeout=60
     )

@@ -1,6 +1,5 @@
 """The walking skeleton end to end: real engine, real hub and proxy, the real teaching image."""
 
-import re
 import socket
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from tests.integration.hub import (
     USER_PASSWORD,
     HubSession,
     expected_torch_version,
+    form_xsrf,
     running_hub,
     wait_for,
 )
@@ -177,7 +177,7 @@ def test_the_class_password_signs_in_students_only_and_staff_use_their_own(hub):
         data={
             "username": "teacher",
             "password": USER_PASSWORD,
-            "_xsrf": re.search(r'name="_xsrf" value="([^"]+)"', form.text)[1],
+            "_xsrf": form_xsrf(form.text),
         },
         allow_redirects=False,
     )

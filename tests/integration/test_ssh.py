@@ -56,9 +56,7 @@ def shub(tmp_path_factory):
 
 def token_of(hub, username: str) -> tuple[str, object]:
     session = hub.session(username)
-    resp = session.api("POST", f"/users/{username}/tokens", json={"note": "ssh test"})
-    resp.raise_for_status()
-    return resp.json()["token"], session
+    return session.new_token("ssh test"), session
 
 
 def text(proc: subprocess.CompletedProcess) -> tuple[str, str]:
@@ -294,28 +292,19 @@ def ssh_agent(key):
         subprocess.run(["ssh-agent", "-k"], env={**os.environ, **env}, capture_output=True)
 
 
-def with_agent(hub, agent_env: dict, token: str, *args: str) -> subprocess.CompletedProcess:
-    """``ssh ARGS`` with the student's agent in reach of the client (SSH_AUTH_SOCK)."""
-    endpoint = hub.endpoint
-    return subprocess.run(
-        ["ssh", *endpoint.options(None, token), "-p", str(hub.ssh_port), *args],
-        capture_output=True,
-        env={**endpoint.env(token), **agent_env},
-        timeout=120,
-    )
-
-
 def test_a_forwarded_agent_reaches_the_container_where_the_site_allows_it(shub, tmp_path):
     token, _ = token_of(shub, "student1")
     key, public = keygen(tmp_path / "agent_key", "student1@laptop")
     printed = fingerprint(public, tmp_path)
     with ssh_agent(key) as agent:
-        forwarded = with_agent(shub, agent, token, "-A", "student1@127.0.0.1", "ssh-add -l")
+        forwarded = shub.endpoint.ssh(
+            "student1", "ssh-add -l", token=token, extra=("-A",), agent=agent, timeout=120
+        )
         out, err = text(forwarded)
         assert forwarded.returncode == 0, err
         assert printed in out  # the agent on the student's computer, seen from the container
         # without -A, no agent in the container
-        plain = with_agent(shub, agent, token, "student1@127.0.0.1", "ssh-add -l")
+        plain = shub.endpoint.ssh("student1", "ssh-add -l", token=token, agent=agent, timeout=120)
         assert plain.returncode == 2, text(plain)
         assert printed not in text(plain)[0]
 
@@ -348,53 +337,26 @@ def test_an_open_ssh_session_counts_as_activity(shub):
 # --- keys registered on the hub's key page ---
 
 
-def keys_page(hub, session) -> str:
-    page = session.get(f"{hub.url}/hub/ssh-keys")
-    assert page.status_code == 200, page.status_code
-    return page.text
-
-
-def add_key(hub, session, public: str, name: str) -> int:
-    """Register ``public`` as the page's form does; the new key's id."""
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', keys_page(hub, session)).group(1)
-    resp = session.post(
-        f"{hub.url}/hub/ssh-keys",
-        data={"_xsrf": xsrf, "action": "add", "name": name, "key": public},
-    )
-    assert resp.status_code == 200 and "?done=added" in resp.url, resp.status_code
-    found = re.search(rf'id="ssh-key-(\d+)">\s*<td class="name">{re.escape(name)}<', resp.text)
-    return int(found.group(1))
-
-
-def remove_key(hub, session, key_id: int) -> None:
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', keys_page(hub, session)).group(1)
-    resp = session.post(
-        f"{hub.url}/hub/ssh-keys",
-        data={"_xsrf": xsrf, "action": "remove", "key_id": str(key_id)},
-    )
-    assert resp.status_code == 200 and "?done=removed" in resp.url, resp.status_code
-
-
 def test_a_registered_key_signs_in_until_it_is_removed(shub, tmp_path):
     session = shub.session("pat")
     key, public = keygen(tmp_path / "pat_key", "pat@laptop")
     other, _ = keygen(tmp_path / "other_key", "someone@else")
-    key_id = add_key(shub, session, public, "laptop")
-    assert "never" in keys_page(shub, session)  # not used yet
+    key_id = session.add_ssh_key(public, "laptop")
+    assert "never" in session.ssh_keys_page()  # not used yet
 
     proc = shub.endpoint.ssh("pat", "echo $USER; pwd", key=key)
     out, err = text(proc)
     assert proc.returncode == 0, err
     assert out.split() == ["jovyan", "/home/jovyan"]
     # the page shows when the key was last used
-    assert "never" not in keys_page(shub, session).split(f'id="ssh-key-{key_id}"')[1][:600]
+    assert "never" not in session.ssh_keys_page().split(f'id="ssh-key-{key_id}"')[1][:600]
 
     # a key nobody registered for pat, and pat's key for another student
     assert shub.endpoint.ssh("pat", "true", key=other, timeout=60).returncode == 255
     assert shub.endpoint.ssh("student2", "true", key=key, timeout=60).returncode == 255
 
     # removed on the page: refused from then on
-    remove_key(shub, session, key_id)
+    session.remove_ssh_key(key_id)
     proc = shub.endpoint.ssh("pat", "true", key=key, timeout=60)
     assert proc.returncode == 255
     assert "Permission denied" in text(proc)[1]
@@ -405,13 +367,15 @@ def test_failed_sign_ins_are_limited_recorded_and_on_the_admin_dashboard(tmp_pat
     tests out): after max_failures, even the right token is refused with a sentence."""
     site = {"ssh": {"max_failures": 2, "failure_window": 600}}
     with running_hub(tmp_path, "ssh-limits", site_extra=site) as hub:
-        endpoint = hub.endpoint = Endpoint(hub.ssh_port, tmp_path)
+        endpoint = Endpoint(hub.ssh_port, tmp_path)
         wait_for(endpoint.listening, 60, "the hub's SSH endpoint")
         token, _ = token_of(hub, "student1")
         # agent forwarding is off by default: ssh -A finds no agent in the container
         key, _ = keygen(tmp_path / "agent_key")
         with ssh_agent(key) as agent:
-            refused = with_agent(hub, agent, token, "-A", "student1@127.0.0.1", "ssh-add -l")
+            refused = endpoint.ssh(
+                "student1", "ssh-add -l", token=token, extra=("-A",), agent=agent, timeout=120
+            )
             assert refused.returncode == 2, text(refused)
 
         for _ in range(2):

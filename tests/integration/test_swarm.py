@@ -257,7 +257,7 @@ def test_ssh_reaches_the_students_server_on_its_node(swarm_hub, tmp_path):
     endpoint = Endpoint(hub.ssh_port, tmp_path)
     wait_for(endpoint.listening, 60, "the hub's SSH endpoint")
     session = hub.session("c1")
-    token = session.api("POST", "/users/c1/tokens", json={"note": "ssh"}).json()["token"]
+    token = session.new_token("ssh")
     proc = endpoint.ssh("c1", "hostname; echo $LAUNCHER_COURSE; id -u", token=token)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert proc.returncode == 0, err
